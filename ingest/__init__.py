@@ -1,0 +1,1 @@
+"""The ingest side: Kafka topic -> validated events -> usage rows and aggregates."""

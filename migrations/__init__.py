@@ -1,0 +1,1 @@
+"""Alembic migrations of the simusage database, in both storage modes."""

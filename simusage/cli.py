@@ -1,0 +1,121 @@
+"""The `simusage` command: one entry point, a subcommand per process or chore."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from simusage.settings import Settings, SettingsError, get_settings
+
+
+def _migrate(arguments: argparse.Namespace, settings: Settings) -> int:
+    from simusage import migration
+
+    if arguments.downgrade:
+        migration.downgrade(settings, arguments.revision or "base")
+    else:
+        migration.upgrade(settings, arguments.revision or "head")
+    return 0
+
+
+def _inventory_import(arguments: argparse.Namespace, settings: Settings) -> int:
+    from ingest.inventory import InventoryError, import_inventory_file
+
+    try:
+        count = import_inventory_file(settings, Path(arguments.file))
+    except InventoryError as error:
+        print(f"simusage inventory import: {error}", file=sys.stderr)
+        return 2
+    print(f"imported {count} SIM cards from {arguments.file}")
+    return 0
+
+
+def _ingest(arguments: argparse.Namespace, settings: Settings) -> int:
+    from ingest.worker import run_worker
+
+    return run_worker(settings)
+
+
+def _serve(arguments: argparse.Namespace, settings: Settings) -> int:
+    from app.server import run_server
+
+    return run_server(settings)
+
+
+def _produce(arguments: argparse.Namespace, settings: Settings) -> int:
+    from ingest.producer import run_producer
+
+    return run_producer(settings, arguments)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="simusage",
+        description="Mobile-data usage analytics: Kafka topic -> usage tables -> GraphQL API. "
+        "Settings come from the environment and .env (DATABASE_URL, KAFKA_BOOTSTRAP_SERVERS, "
+        "SIMUSAGE_*); see the README.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    migrate = commands.add_parser(
+        "migrate", help="create or upgrade the database schema (Alembic upgrade head)",
+        description="Apply the Alembic migrations. The first one picks the storage mode "
+        "(SIMUSAGE_STORAGE_MODE: auto, timescaledb or postgres).",
+    )
+    migrate.add_argument("--revision", help="target revision (default: head, or base with --downgrade)")
+    migrate.add_argument("--downgrade", action="store_true", help="migrate down instead of up")
+    migrate.set_defaults(handler=_migrate)
+
+    inventory = commands.add_parser("inventory", help="manage the SIM card inventory")
+    inventory_commands = inventory.add_subparsers(dest="inventory_command", required=True, metavar="ACTION")
+    inventory_import = inventory_commands.add_parser(
+        "import", help="upsert SIM card -> organization pairs from a JSON file",
+        description='Load a JSON list of {"sim-card-id": "...", "org-id": "..."} objects. '
+        "All or nothing: a bad file changes nothing.",
+    )
+    inventory_import.add_argument("file", help="path of the inventory JSON file")
+    inventory_import.set_defaults(handler=_inventory_import)
+
+    ingest = commands.add_parser(
+        "ingest", help="run the Kafka ingest worker",
+        description="Consume the usage topic into the database, exactly once. Start several "
+        "side by side to share the topic's partitions.",
+    )
+    ingest.set_defaults(handler=_ingest)
+
+    serve = commands.add_parser(
+        "serve", help="run the GraphQL API",
+        description="Serve GraphQL (and GraphiQL) at /graphql, with /healthz, /readyz, /metrics.",
+    )
+    serve.set_defaults(handler=_serve)
+
+    produce = commands.add_parser(
+        "produce", help="send demo usage events to the topic",
+        description="Send the reference producer's 40,320 events (--reference) or a synthetic load.",
+    )
+    source = produce.add_mutually_exclusive_group(required=True)
+    source.add_argument("--reference", action="store_true", help="the reference run: 28 days x 1,440 minutes, 15 cards")
+    source.add_argument("--sims", type=int, metavar="N", help="synthetic load over N SIM cards")
+    produce.add_argument("--days", type=int, default=1, metavar="D", help="days of synthetic data (default 1)")
+    produce.add_argument("--per-minute", type=int, default=1, metavar="K", help="events per card per minute (default 1)")
+    produce.add_argument("--seed", type=int, default=2020, help="random seed (default 2020)")
+    produce.add_argument("--quiet", action="store_true", help="no progress bar")
+    produce.set_defaults(handler=_produce)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the simusage command line."""
+    arguments = build_parser().parse_args(argv)
+    try:
+        settings = get_settings()
+    except SettingsError as error:
+        print(f"simusage: {error}", file=sys.stderr)
+        return 2
+    return arguments.handler(arguments, settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""The one settings object of a simusage process, read from the environment and `.env`."""
+
+from __future__ import annotations
+
+import functools
+from typing import Literal
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class SettingsError(Exception):
+    """A setting has a value the process cannot start with."""
+
+
+class Settings(BaseSettings):
+    """Every knob of simusage; each field is read from the environment variable it names."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=False)
+
+    database_url: str = Field(
+        "postgresql://simusage:simusage@127.0.0.1:55432/simusage",
+        validation_alias=AliasChoices("DATABASE_URL"),
+    )
+    storage_mode: Literal["auto", "timescaledb", "postgres"] = Field(
+        "auto", validation_alias=AliasChoices("SIMUSAGE_STORAGE_MODE")
+    )
+    statement_timeout_ms: int = Field(
+        5000, ge=1, validation_alias=AliasChoices("SIMUSAGE_STATEMENT_TIMEOUT_MS")
+    )
+
+    kafka_bootstrap_servers: str = Field(
+        "localhost:9092", min_length=1, validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS")
+    )
+    topic: str = Field("usage", min_length=1, validation_alias=AliasChoices("SIMUSAGE_TOPIC"))
+    dead_letter_topic: str = Field(
+        "", validation_alias=AliasChoices("SIMUSAGE_DEAD_LETTER_TOPIC")
+    )
+    consumer_group: str = Field(
+        "simusage-ingest", min_length=1, validation_alias=AliasChoices("SIMUSAGE_CONSUMER_GROUP")
+    )
+    batch_size: int = Field(
+        20000, ge=1, le=1_000_000, validation_alias=AliasChoices("SIMUSAGE_BATCH_SIZE")
+    )
+    batch_wait_ms: int = Field(
+        500, ge=0, le=60_000, validation_alias=AliasChoices("SIMUSAGE_BATCH_WAIT_MS")
+    )
+    # The broker hands a dead worker's partitions on after this; Kafka's 45 s default is too slow.
+    session_timeout_ms: int = Field(
+        10000, ge=1000, validation_alias=AliasChoices("SIMUSAGE_SESSION_TIMEOUT_MS")
+    )
+    ingest_metrics_port: int = Field(
+        9108, ge=0, le=65535, validation_alias=AliasChoices("SIMUSAGE_INGEST_METRICS_PORT")
+    )
+
+    api_host: str = Field("127.0.0.1", min_length=1, validation_alias=AliasChoices("SIMUSAGE_API_HOST"))
+    api_port: int = Field(8000, ge=1, le=65535, validation_alias=AliasChoices("SIMUSAGE_API_PORT"))
+    api_workers: int = Field(1, ge=1, le=64, validation_alias=AliasChoices("SIMUSAGE_API_WORKERS"))
+    cors_origins: str = Field("", validation_alias=AliasChoices("SIMUSAGE_CORS_ORIGINS"))
+    tls_certificate: str = Field("", validation_alias=AliasChoices("SIMUSAGE_TLS_CERTIFICATE"))
+    tls_key: str = Field("", validation_alias=AliasChoices("SIMUSAGE_TLS_KEY"))
+    auth: Literal["on", "off"] = Field("on", validation_alias=AliasChoices("SIMUSAGE_AUTH"))
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", validation_alias=AliasChoices("SIMUSAGE_LOG_LEVEL")
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", validation_alias=AliasChoices("SIMUSAGE_LOG_FORMAT")
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: str) -> str:
+        if not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def dead_letters(self) -> str:
+        """The dead-letter topic: the setting, or `<topic>.dlq`."""
+        return self.dead_letter_topic or f"{self.topic}.dlq"
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        """Allowed CORS origins, from the comma-separated setting."""
+        return [origin.strip() for origin in self.cors_origins.split(",") if origin.strip()]
+
+
+def _variable_name(location: tuple) -> str:
+    field = Settings.model_fields.get(str(location[0])) if location else None
+    alias = getattr(field, "validation_alias", None) if field else None
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return str(location[0]) if location else "?"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate the settings; a bad value raises SettingsError naming its variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{_variable_name(item['loc'])}: {item['msg']}" for item in error.errors()
+        )
+        raise SettingsError(f"invalid settings: {problems}") from None
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process's settings, read once."""
+    return load_settings()

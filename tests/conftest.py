@@ -1,0 +1,124 @@
+"""Fixtures over the real services that `make test` starts (scripts/services.sh).
+
+PostgreSQL: each test that asks gets a fresh database copied from a migrated template.
+TimescaleDB: the one PGlite server (one connection at a time), reset to an empty schema.
+Kafka: the real broker; each test gets topics of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from simusage import migration
+from simusage.settings import Settings, load_settings
+
+POSTGRES_SERVER = os.environ.get(
+    "SIMUSAGE_TEST_POSTGRES_URL", "postgresql://simusage:simusage@127.0.0.1:55432/postgres"
+)
+PGLITE_URL = os.environ.get(
+    "SIMUSAGE_TEST_PGLITE_URL", "postgresql://postgres:postgres@127.0.0.1:55433/postgres?sslmode=disable"
+)
+KAFKA = os.environ.get("SIMUSAGE_TEST_KAFKA", "127.0.0.1:9092")
+TEMPLATE = "simusage_test_template"
+
+
+def database_url(name: str) -> str:
+    """The test server's URL for the database called name."""
+    parts = urlsplit(POSTGRES_SERVER)
+    return urlunsplit(parts._replace(path=f"/{name}"))
+
+
+def settings_for(url: str, **overrides: object) -> Settings:
+    """Settings pointing at url and the test broker, whatever the environment says."""
+    return load_settings(
+        DATABASE_URL=url, KAFKA_BOOTSTRAP_SERVERS=KAFKA, SIMUSAGE_AUTH="off", **overrides
+    )
+
+
+def _drop_database(admin: psycopg.Connection, name: str) -> None:
+    admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    """A database migrated to head in PostgreSQL mode, to copy for each test."""
+    with psycopg.connect(POSTGRES_SERVER, autocommit=True) as admin:
+        _drop_database(admin, TEMPLATE)
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(TEMPLATE)))
+    migration.upgrade(settings_for(database_url(TEMPLATE), SIMUSAGE_STORAGE_MODE="postgres"))
+    yield TEMPLATE
+    with psycopg.connect(POSTGRES_SERVER, autocommit=True) as admin:
+        _drop_database(admin, TEMPLATE)
+
+
+@pytest.fixture
+def empty_database() -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped after the test."""
+    name = f"simusage_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_SERVER, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield database_url(name)
+    with psycopg.connect(POSTGRES_SERVER, autocommit=True) as admin:
+        _drop_database(admin, name)
+
+
+@pytest.fixture
+def postgres_database(postgres_template: str) -> Iterator[str]:
+    """The URL of a fresh PostgreSQL-mode database at head, dropped after the test."""
+    name = f"simusage_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_SERVER, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(postgres_template)
+            )
+        )
+    yield database_url(name)
+    with psycopg.connect(POSTGRES_SERVER, autocommit=True) as admin:
+        _drop_database(admin, name)
+
+
+RESET_PGLITE = [
+    "DROP SCHEMA IF EXISTS public CASCADE",
+    "CREATE SCHEMA public",
+]
+
+
+def reset_pglite() -> None:
+    """Empty the PGlite database: it has one database, shared by every TimescaleDB test."""
+    with psycopg.connect(PGLITE_URL, autocommit=True) as connection:
+        for statement in RESET_PGLITE:
+            connection.execute(statement)
+
+
+@pytest.fixture
+def timescaledb_empty() -> Iterator[str]:
+    """The URL of the PGlite TimescaleDB server, with an empty public schema."""
+    reset_pglite()
+    yield PGLITE_URL
+    reset_pglite()
+
+
+@pytest.fixture
+def timescaledb_database(timescaledb_empty: str) -> str:
+    """The URL of the PGlite TimescaleDB server, migrated to head in TimescaleDB mode."""
+    migration.upgrade(settings_for(timescaledb_empty, SIMUSAGE_STORAGE_MODE="timescaledb"))
+    return timescaledb_empty
+
+
+@pytest.fixture
+def kafka_bootstrap() -> str:
+    """host:port of the test Kafka broker."""
+    return KAFKA
+
+
+@pytest.fixture
+def topic_name() -> str:
+    """A topic name no other test uses (the ingest tests create it with partitions)."""
+    return f"usage-test-{uuid.uuid4().hex[:10]}"
