@@ -1,0 +1,1 @@
+"""The API side: GraphQL over the usage aggregates."""
