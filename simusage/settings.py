@@ -60,6 +60,28 @@ class Settings(BaseSettings):
     tls_certificate: str = Field("", validation_alias=AliasChoices("SIMUSAGE_TLS_CERTIFICATE"))
     tls_key: str = Field("", validation_alias=AliasChoices("SIMUSAGE_TLS_KEY"))
     auth: Literal["on", "off"] = Field("on", validation_alias=AliasChoices("SIMUSAGE_AUTH"))
+    # Per API worker process; PostgreSQL's default max_connections is 100.
+    api_pool_size: int = Field(
+        10, ge=1, le=100, validation_alias=AliasChoices("SIMUSAGE_API_POOL_SIZE")
+    )
+    # Limits that keep one request from occupying a worker: body size, then the parser's token
+    # count, query depth and aliases, then the nodes (buckets, cards, organizations) it returns.
+    api_max_request_bytes: int = Field(
+        65536, ge=1024, le=16 * 1024 * 1024,
+        validation_alias=AliasChoices("SIMUSAGE_API_MAX_REQUEST_BYTES"),
+    )
+    api_max_tokens: int = Field(
+        2000, ge=100, le=100_000, validation_alias=AliasChoices("SIMUSAGE_API_MAX_TOKENS")
+    )
+    api_max_depth: int = Field(
+        12, ge=4, le=100, validation_alias=AliasChoices("SIMUSAGE_API_MAX_DEPTH")
+    )
+    api_max_aliases: int = Field(
+        30, ge=0, le=1000, validation_alias=AliasChoices("SIMUSAGE_API_MAX_ALIASES")
+    )
+    api_max_nodes: int = Field(
+        100_000, ge=1000, le=10_000_000, validation_alias=AliasChoices("SIMUSAGE_API_MAX_NODES")
+    )
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", validation_alias=AliasChoices("SIMUSAGE_LOG_LEVEL")
