@@ -1,0 +1,207 @@
+"""API keys at the door: who a GraphQL request comes from, as a Viewer in request.state.viewer."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import secrets
+import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from hmac import compare_digest
+
+import psycopg
+from fastapi import FastAPI
+from prometheus_client import Counter
+from starlette.datastructures import QueryParams
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocketClose
+
+from app.queries.api_keys import find_key
+from app.viewer import ADMIN, Viewer
+from simusage.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+# simusage_<id>_<secret>: the id is public (it names the row, shows in `apikey list` and in
+# logs); the secret is 192 random bits. The prefix lets secret scanners recognise a leaked key.
+KEY_ID_BYTES = 8
+SECRET_BYTES = 24
+KEY_FORMAT = re.compile(r"simusage_([0-9a-f]{16})_[0-9a-f]{48}")
+
+# How long a verified key is trusted without asking the database again: a revoked key may
+# still pass for up to this long in each API worker process. The cache spares the hot path
+# its one SQL lookup per request.
+CACHE_SECONDS = 2.0
+CACHE_ENTRIES = 10_000
+
+# Requests that go through on the GraphQL path without a key (the GraphiQL page) get a viewer
+# that may see nothing, so that a resolver reached by some other route leaks nothing either.
+NOBODY = Viewer(admin=False, organization_id=None)
+
+FAILURES = Counter(
+    "simusage_api_authentication_failures",
+    "GraphQL requests refused for want of a valid API key, by reason.",
+    ["reason"],
+)
+for _reason in ("missing", "malformed", "unknown", "revoked"):
+    FAILURES.labels(_reason)  # exported at zero from the start, so rates work at once
+
+Connect = Callable[[], AbstractAsyncContextManager[psycopg.AsyncConnection]]
+
+
+def generate_key() -> tuple[str, str]:
+    """A new key: (its public id, the whole key to hand to its holder once)."""
+    key_id = secrets.token_hex(KEY_ID_BYTES)
+    return key_id, f"simusage_{key_id}_{secrets.token_hex(SECRET_BYTES)}"
+
+
+def key_digest(key: str) -> bytes:
+    """The digest stored for a key: SHA-256 of the whole key."""
+    # A slow password hash (bcrypt, argon2) makes guessing low-entropy passwords expensive.
+    # Here the secret is 192 random bits: no dictionary exists and 2**192 guesses are out of
+    # reach at any hash speed, so one fast SHA-256 (about a microsecond) is as safe, needs no
+    # salt (no two secrets are alike), and keeps the per-request cost negligible.
+    return hashlib.sha256(key.encode("ascii")).digest()
+
+
+def digests_match(presented: bytes, stored: bytes) -> bool:
+    """Compare two full digests in time that does not depend on where they differ."""
+    return compare_digest(presented, stored)
+
+
+class AuthenticationFailed(Exception):
+    """No valid key: reason is one of missing, malformed, unknown, revoked."""
+
+    def __init__(self, reason: str, key_id: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.key_id = key_id
+
+
+class Authenticator:
+    """Turns an Authorization header into a Viewer, or raises AuthenticationFailed."""
+
+    def __init__(self, connect: Connect, cache_seconds: float = CACHE_SECONDS) -> None:
+        self._connect = connect
+        self._cache_seconds = cache_seconds
+        # Keyed by digest, not by key: no key in clear stays in memory. A dict lookup compares
+        # digests, and how long that takes tells nothing about the key (SHA-256 is one-way).
+        self._verified: dict[bytes, tuple[float, Viewer]] = {}
+
+    async def authenticate(self, authorization: str | None) -> Viewer:
+        """The viewer of a valid `Bearer <key>` header value."""
+        if authorization is None:
+            raise AuthenticationFailed("missing")
+        scheme, _, key = authorization.strip().partition(" ")
+        key = key.strip()
+        match = KEY_FORMAT.fullmatch(key) if scheme.lower() == "bearer" else None
+        if match is None:
+            raise AuthenticationFailed("malformed")
+        digest = key_digest(key)
+        now = time.monotonic()
+        cached = self._verified.get(digest)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        key_id = match[1]
+        async with self._connect() as connection:
+            stored = await find_key(connection, key_id)
+        # A wrong secret and an id that names no key are the same failure to the caller.
+        if stored is None or not digests_match(digest, stored.secret_digest):
+            raise AuthenticationFailed("unknown", key_id)
+        if stored.revoked:
+            raise AuthenticationFailed("revoked", key_id)
+        viewer = ADMIN if stored.admin else Viewer(False, stored.organization_id)
+        if len(self._verified) >= CACHE_ENTRIES:
+            self._verified.clear()
+        self._verified[digest] = (now + self._cache_seconds, viewer)
+        return viewer
+
+
+MESSAGES = {
+    "missing": "an API key is required: send the header Authorization: Bearer <key>",
+    "malformed": "malformed Authorization header: expected Bearer simusage_<id>_<secret>",
+    "unknown": "invalid API key",
+    "revoked": "this API key has been revoked",
+}
+
+
+def _authorization(scope: Scope) -> str | None:
+    values = [value for name, value in scope["headers"] if name == b"authorization"]
+    if len(values) > 1:
+        raise AuthenticationFailed("malformed")
+    return values[0].decode("latin-1") if values else None
+
+
+def _refusal(failure: AuthenticationFailed) -> JSONResponse:
+    challenge = 'Bearer realm="simusage"'
+    if failure.reason != "missing":
+        challenge += ', error="invalid_token"'
+    body = {"errors": [{"message": MESSAGES[failure.reason],
+                        "extensions": {"code": "UNAUTHENTICATED"}}]}
+    return JSONResponse(body, status_code=401,
+                        headers={"WWW-Authenticate": challenge, "Cache-Control": "no-store"})
+
+
+class AuthenticationMiddleware:
+    """ASGI middleware: GraphQL operations need a valid key; everything else passes."""
+
+    def __init__(
+        self, app: ASGIApp, authenticator: Authenticator | None, graphql_path: str = "/graphql"
+    ) -> None:
+        self.app = app
+        self.authenticator = authenticator  # None: access control is off
+        self.graphql_paths = {graphql_path.rstrip("/"), graphql_path.rstrip("/") + "/"}
+
+    def _guarded(self, scope: Scope) -> bool:
+        if scope["path"] not in self.graphql_paths:
+            return False  # /healthz, /readyz, /metrics, static files: no data behind them
+        if scope["type"] == "websocket":
+            return True  # graphql-ws runs queries too
+        method = scope["method"]
+        if method == "OPTIONS":
+            return False  # CORS preflights never carry credentials
+        # GET without a query is the GraphiQL page; Strawberry runs a GET only when `query`
+        # is present (even empty), and its parser is this one.
+        return method != "GET" or "query" in QueryParams(scope["query_string"])
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        if self.authenticator is None:
+            state["viewer"] = ADMIN
+        elif not self._guarded(scope):
+            state["viewer"] = NOBODY
+        else:
+            try:
+                state["viewer"] = await self.authenticator.authenticate(_authorization(scope))
+            except AuthenticationFailed as failure:
+                FAILURES.labels(failure.reason).inc()
+                client = scope.get("client") or ("-", 0)
+                # The id is public; the header, which holds the secret, is never logged.
+                logger.warning("API request refused: %s key (id %s) from %s",
+                               failure.reason, failure.key_id or "-", client[0])
+                refusal = _refusal(failure) if scope["type"] == "http" else WebSocketClose(1008)
+                await refusal(scope, receive, send)
+                return
+            except psycopg.Error as error:
+                logger.error("cannot verify API keys, database unavailable: %s", error)
+                body = {"errors": [{"message": "authentication is unavailable, retry later"}]}
+                unavailable = (JSONResponse(body, status_code=503) if scope["type"] == "http"
+                               else WebSocketClose(1011))
+                await unavailable(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def install_authentication(app: FastAPI, settings: Settings, connect: Connect) -> None:
+    """Guard the app's GraphQL endpoint with API keys, or let everyone in as admin if auth is off."""
+    if settings.auth == "off":
+        logger.warning("access control is OFF (SIMUSAGE_AUTH=off): every request sees everything")
+        app.add_middleware(AuthenticationMiddleware, authenticator=None)
+    else:
+        app.add_middleware(AuthenticationMiddleware, authenticator=Authenticator(connect))
