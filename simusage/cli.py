@@ -49,6 +49,12 @@ def _produce(arguments: argparse.Namespace, settings: Settings) -> int:
     return run_producer(settings, arguments)
 
 
+def _apikey(arguments: argparse.Namespace, settings: Settings) -> int:
+    from simusage.apikeys import run
+
+    return run(arguments, settings)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -103,6 +109,24 @@ def build_parser() -> argparse.ArgumentParser:
     produce.add_argument("--seed", type=int, default=2020, help="random seed (default 2020)")
     produce.add_argument("--quiet", action="store_true", help="no progress bar")
     produce.set_defaults(handler=_produce)
+
+    apikey = commands.add_parser(
+        "apikey", help="create, list and revoke API keys",
+        description="Keys for the GraphQL API (Authorization: Bearer <key>). Only a digest is "
+        "stored: a new key is printed once.",
+    )
+    apikey_commands = apikey.add_subparsers(dest="apikey_command", required=True, metavar="ACTION")
+    apikey_create = apikey_commands.add_parser("create", help="create a key and print it, once")
+    apikey_scope = apikey_create.add_mutually_exclusive_group(required=True)
+    apikey_scope.add_argument("--org", metavar="ORG", help="the one organization the key may see")
+    apikey_scope.add_argument("--admin", action="store_true", help="the key sees every organization")
+    apikey_create.add_argument("--name", default="", help="a note on who holds the key")
+    apikey_commands.add_parser("list", help="list keys (never their secrets)")
+    apikey_revoke = apikey_commands.add_parser(
+        "revoke", help="revoke a key (the API refuses it within seconds)"
+    )
+    apikey_revoke.add_argument("id", help="the key id shown by apikey list")
+    apikey.set_defaults(handler=_apikey)
     return parser
 
 
