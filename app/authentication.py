@@ -14,6 +14,9 @@ from hmac import compare_digest
 import psycopg
 from fastapi import FastAPI
 from prometheus_client import Counter
+# The router's own reading of the path under a root_path (behind a proxy prefix): guarding
+# a path the router would not route, or missing one it would, are both holes.
+from starlette._utils import get_route_path
 from starlette.datastructures import QueryParams
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -156,7 +159,7 @@ class AuthenticationMiddleware:
         self.graphql_paths = {graphql_path.rstrip("/"), graphql_path.rstrip("/") + "/"}
 
     def _guarded(self, scope: Scope) -> bool:
-        if scope["path"] not in self.graphql_paths:
+        if get_route_path(scope) not in self.graphql_paths:
             return False  # /healthz, /readyz, /metrics, static files: no data behind them
         if scope["type"] == "websocket":
             return True  # graphql-ws runs queries too

@@ -235,6 +235,12 @@ def test_graphiql_page_health_and_metrics_need_no_key(client: TestClient) -> Non
     assert client.options("/graphql").status_code != 401  # CORS preflights carry no key
 
 
+def test_a_root_path_does_not_open_a_way_around(postgres_database: str) -> None:
+    with TestClient(tiny_app(postgres_database), root_path="/behind/proxy") as client:
+        refused(client.post("/graphql", json=QUERY), "an API key is required")
+        refused(client.post("/behind/proxy/graphql", json=QUERY), "an API key is required")
+
+
 def test_websocket_needs_a_key(client: TestClient, postgres_database: str) -> None:
     with pytest.raises(WebSocketDisconnect) as closed:
         with client.websocket_connect("/graphql") as socket:
