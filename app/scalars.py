@@ -1,0 +1,95 @@
+"""The contract's two custom scalars: DateTime (RFC 3339, UTC out) and BigInt (decimal string out)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime, time
+from typing import NewType
+
+import strawberry
+
+DateTime = NewType("DateTime", datetime)
+BigInt = NewType("BigInt", int)
+
+# RFC 3339 plus the contract's two conveniences: a bare date, and a date-time without offset.
+# Seconds are optional because operators write 2022-02-10T00:00Z (see the README).
+# Python's fromisoformat alone would also take week dates and other ISO 8601 forms.
+_DATE_TIME = re.compile(
+    r"\d{4}-\d{2}-\d{2}"
+    r"(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?(?:[Zz]|[+-]\d{2}:\d{2})?)?"
+)
+
+BIG_INT_MIN = -(2**63)
+BIG_INT_MAX = 2**63 - 1
+
+
+def serialize_date_time(value: datetime) -> str:
+    """RFC 3339 in UTC with a Z: 2022-02-10T00:00:00Z."""
+    if value.tzinfo is None:
+        raise ValueError("DateTime cannot represent a naive datetime")
+    text = value.astimezone(UTC).isoformat()
+    return text[:-6] + "Z"  # isoformat of a UTC datetime ends with +00:00
+
+
+def parse_date_time(value: object) -> datetime:
+    """An aware UTC datetime from a date, a naive date-time (UTC) or one with an offset."""
+    if not isinstance(value, str) or not _DATE_TIME.fullmatch(value):
+        raise ValueError(
+            "DateTime must be an RFC 3339 string such as 2022-02-10T00:00:00Z, "
+            "a date-time without offset (read as UTC) or a date (2022-02-10, midnight UTC)"
+        )
+    text = value[:-1] + "+00:00" if value[-1] in "Zz" else value
+    try:
+        if len(text) == 10:
+            return datetime.combine(date.fromisoformat(text), time(), UTC)
+        parsed = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise ValueError(f"DateTime {value!r} is not a real date and time: {error}") from None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"DateTime {value!r} is out of range") from None
+
+
+def serialize_big_int(value: int) -> str:
+    """The decimal string of a 64-bit integer."""
+    return str(int(value))
+
+
+def parse_big_int(value: object) -> int:
+    """A 64-bit integer from a decimal string or a JSON integer (never a float or a boolean)."""
+    if isinstance(value, bool):
+        raise ValueError("BigInt must be an integer or a string of decimal digits, not a boolean")
+    if isinstance(value, int):
+        number = value
+    elif isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,19}", value):
+        number = int(value)
+    else:
+        raise ValueError("BigInt must be an integer or a string of decimal digits")
+    if not BIG_INT_MIN <= number <= BIG_INT_MAX:
+        raise ValueError("BigInt must fit in 64 bits")
+    return number
+
+
+DATE_TIME_SCALAR = strawberry.scalar(
+    name="DateTime",
+    description=(
+        "A point in time, RFC 3339 with an offset on output (2022-02-10T00:00:00Z).\n"
+        "Input also accepts a bare date (2022-02-10, read as its midnight UTC) and a\n"
+        "date-time without offset (read as UTC)."
+    ),
+    serialize=serialize_date_time,
+    parse_value=parse_date_time,
+)
+
+BIG_INT_SCALAR = strawberry.scalar(
+    name="BigInt",
+    description="A 64-bit integer, serialized as a decimal string so that no client loses precision.",
+    serialize=serialize_big_int,
+    parse_value=parse_big_int,
+)
+
+# For StrawberryConfig(scalar_map=...): annotations use the NewTypes above.
+SCALARS = {DateTime: DATE_TIME_SCALAR, BigInt: BIG_INT_SCALAR}
