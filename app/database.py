@@ -1,0 +1,78 @@
+"""The API's connection pool: read-only, UTC, every statement under the statement timeout."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from simusage.settings import Settings
+
+# Run once per new connection. SET (not the `options` startup parameter) works through
+# poolers and on PGlite. Read-only: no resolver can change data even by mistake.
+CONFIGURE_SESSION = """
+    SELECT set_config('statement_timeout', %s, false),
+           set_config('TimeZone', 'UTC', false),
+           set_config('default_transaction_read_only', 'on', false)
+"""
+
+SERVER_REACHABLE = "SELECT 1"
+MIGRATION_REVISION = "SELECT version_num FROM alembic_version"
+
+# How long a request waits for a free connection before it fails as SERVICE_UNAVAILABLE.
+POOL_WAIT_SECONDS = 10.0
+
+
+class Database:
+    """A pool of autocommit connections: each read is one round trip, no BEGIN/COMMIT."""
+
+    def __init__(self, settings: Settings, pool_size: int | None = None) -> None:
+        self.statement_timeout_ms = settings.statement_timeout_ms
+        self.pool = AsyncConnectionPool(
+            settings.database_url,
+            min_size=1,
+            max_size=pool_size or settings.api_pool_size,
+            open=False,
+            timeout=POOL_WAIT_SECONDS,
+            configure=self._configure,
+            # prepare_threshold=0: every statement is prepared on its first use, so a hot
+            # query is planned once per connection, not once per request.
+            kwargs={"autocommit": True, "prepare_threshold": 0},
+            name="simusage-api",
+        )
+
+    async def _configure(self, connection: psycopg.AsyncConnection) -> None:
+        await connection.execute(CONFIGURE_SESSION, [str(self.statement_timeout_ms)])
+
+    async def open(self) -> None:
+        """Open the pool without waiting: the API starts even while the database is down."""
+        await self.pool.open(wait=False)
+
+    async def close(self) -> None:
+        """Close every connection."""
+        await self.pool.close()
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[psycopg.AsyncConnection]:
+        """A connection from the pool, for the duration of the block."""
+        async with self.pool.connection() as connection:
+            yield connection
+
+    async def fetch_all(self, query: str, parameters: Sequence[Any] | dict[str, Any]) -> list[tuple]:
+        """All rows of one statement."""
+        async with self.pool.connection() as connection:
+            cursor = await connection.execute(query, parameters)
+            return await cursor.fetchall()
+
+    async def migration_revision(self) -> str | None:
+        """The database's Alembic revision, or None before the first migration."""
+        async with self.pool.connection() as connection:
+            try:
+                cursor = await connection.execute(MIGRATION_REVISION)
+            except psycopg.errors.UndefinedTable:
+                return None
+            row = await cursor.fetchone()
+            return row[0] if row else None

@@ -1,0 +1,185 @@
+"""DataLoaders: the look-ups of one request, batched so N cards cost one statement, not N.
+
+Each loader's key names one entity plus the parameters of the look-up; the batch function
+groups the keys that differ only by entity and runs one statement per group.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any, TypeVar
+
+from strawberry.dataloader import DataLoader
+
+from app.database import Database
+from app.queries import catalog, usage
+
+Value = TypeVar("Value")
+
+
+@dataclass(frozen=True)
+class PageKey:
+    """Every stored bucket of one key in [lower, upper)."""
+
+    subject: str
+    granularity: str
+    key: str
+    lower: int
+    upper: int
+
+
+@dataclass(frozen=True)
+class SparsePageKey:
+    """Up to limit non-empty buckets of one key in [lower, upper), from lower or from upper."""
+
+    subject: str
+    granularity: str
+    key: str
+    lower: int
+    upper: int
+    limit: int
+    backward: bool
+
+
+@dataclass(frozen=True)
+class TotalsKey:
+    """Bytes and events of one key over [start, end)."""
+
+    subject: str
+    key: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class CountsKey:
+    """Non-empty buckets of one key in [start, end), before lower, from upper on."""
+
+    subject: str
+    granularity: str
+    key: str
+    start: int
+    end: int
+    lower: int
+    upper: int
+
+
+@dataclass(frozen=True)
+class OrganizationCardsKey:
+    """A page of one organization's inventory cards."""
+
+    key: str
+    after: str | None
+    limit: int
+
+
+def _group_of(request: Any) -> tuple:
+    fields = vars(request)
+    return tuple(value for name, value in fields.items() if name != "key")
+
+
+def grouped(
+    fetch: Callable[[tuple, list[str]], Awaitable[dict[str, Value]]],
+) -> Callable[[Sequence[Any]], Awaitable[list[Value]]]:
+    """A batch function: one fetch per group of keys that share all but the entity."""
+
+    async def load(requests: Sequence[Any]) -> list[Value]:
+        groups: dict[tuple, list[str]] = {}
+        for request in requests:
+            keys = groups.setdefault(_group_of(request), [])
+            if request.key not in keys:
+                keys.append(request.key)
+        found = await asyncio.gather(*(fetch(group, keys) for group, keys in groups.items()))
+        results = dict(zip(groups, found, strict=True))
+        return [results[_group_of(request)][request.key] for request in requests]
+
+    return load
+
+
+def by_id(fetch: Callable[[list[str]], Awaitable[dict[str, Value]]], missing: Value):
+    """A batch function over plain ids, with a value for ids not found."""
+
+    async def load(ids: Sequence[Hashable]) -> list[Value]:
+        found = await fetch(list(dict.fromkeys(ids)))
+        return [found.get(identifier, missing) for identifier in ids]
+
+    return load
+
+
+class Loaders:
+    """The DataLoaders of one request, each made on first use."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    @cached_property
+    def pages(self) -> DataLoader[PageKey, list[usage.Bucket]]:
+        """Dense pages of usage."""
+        async def fetch(group: tuple, keys: list[str]) -> dict[str, list[usage.Bucket]]:
+            subject, granularity, lower, upper = group
+            return await usage.fetch_pages(self.database, subject, granularity, keys, lower, upper)
+
+        return DataLoader(grouped(fetch))
+
+    @cached_property
+    def sparse_pages(self) -> DataLoader[SparsePageKey, list[usage.Bucket]]:
+        """skipEmpty pages of usage."""
+        async def fetch(group: tuple, keys: list[str]) -> dict[str, list[usage.Bucket]]:
+            subject, granularity, lower, upper, limit, backward = group
+            return await usage.fetch_sparse_pages(
+                self.database, subject, granularity, keys, lower, upper, limit, backward
+            )
+
+        return DataLoader(grouped(fetch))
+
+    @cached_property
+    def totals(self) -> DataLoader[TotalsKey, tuple[int, int]]:
+        """Usage totals."""
+        async def fetch(group: tuple, keys: list[str]) -> dict[str, tuple[int, int]]:
+            subject, start, end = group
+            return await usage.fetch_totals(self.database, subject, keys, start, end)
+
+        return DataLoader(grouped(fetch))
+
+    @cached_property
+    def counts(self) -> DataLoader[CountsKey, tuple[int, int, int]]:
+        """Counts of non-empty buckets."""
+        async def fetch(group: tuple, keys: list[str]) -> dict[str, tuple[int, int, int]]:
+            subject, granularity, start, end, lower, upper = group
+            return await usage.fetch_counts(
+                self.database, subject, granularity, keys, start, end, lower, upper
+            )
+
+        return DataLoader(grouped(fetch))
+
+    @cached_property
+    def sim_cards(self) -> DataLoader[str, catalog.SimCardRow | None]:
+        """SIM cards by id (None: unknown)."""
+        return DataLoader(by_id(lambda ids: catalog.sim_cards_by_id(self.database, ids), None))
+
+    @cached_property
+    def organizations(self) -> DataLoader[str, bool]:
+        """Whether an organization exists, by id."""
+        async def fetch(ids: list[str]) -> dict[str, bool]:
+            return dict.fromkeys(await catalog.organizations_by_id(self.database, ids), True)
+
+        return DataLoader(by_id(fetch, False))
+
+    @cached_property
+    def organization_cards(self) -> DataLoader[OrganizationCardsKey, list[catalog.SimCardRow]]:
+        """Pages of organizations' inventory cards."""
+        async def fetch(group: tuple, keys: list[str]) -> dict[str, list[catalog.SimCardRow]]:
+            after, limit = group
+            return await catalog.sim_cards_of_organizations_page(self.database, keys, after, limit)
+
+        return DataLoader(grouped(fetch))
+
+    @cached_property
+    def organization_card_counts(self) -> DataLoader[str, int]:
+        """How many inventory cards each organization has."""
+        return DataLoader(
+            by_id(lambda ids: catalog.count_sim_cards_of_organizations(self.database, ids), 0)
+        )
