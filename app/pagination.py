@@ -163,16 +163,3 @@ def dense_page(page_slice: Slice) -> DensePage:
     # Relay: with first, hasPreviousPage says whether buckets precede `after`.
     return DensePage(grid.time(low), grid.time(low + taken), low > 0, available > taken)
 
-
-def sparse_flags(
-    page_slice: Slice, fetched: int, before_lower: int, from_upper: int
-) -> tuple[bool, bool]:
-    """(hasPreviousPage, hasNextPage) of a page of non-empty buckets.
-
-    fetched: rows read with a limit of size + 1; before_lower, from_upper: non-empty buckets
-    of the whole interval before the slice and at or after its end.
-    """
-    more = fetched > page_slice.size
-    if page_slice.backward:
-        return more, from_upper > 0
-    return before_lower > 0, more

@@ -1,0 +1,155 @@
+"""The API application: GraphQL (and GraphiQL) at /graphql, health, readiness and metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+import psycopg
+import psycopg_pool
+from fastapi import FastAPI, HTTPException
+from fastapi.staticfiles import StaticFiles
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from strawberry.fastapi import GraphQLRouter
+
+from app.context import RequestContext
+from app.database import Database
+from app.limits import RequestSizeLimit
+from app.metrics import metrics_response
+from app.schema import Schema, build_schema
+from app.viewer import ADMIN
+from simusage.migration import head_revision
+from simusage.settings import Settings, get_settings
+
+STATIC = Path(__file__).resolve().parent / "static"
+GRAPHIQL_PAGE = (STATIC / "graphiql" / "index.html").read_text()
+READINESS_TIMEOUT_SECONDS = 2.0
+
+
+class GraphQLEndpoint(GraphQLRouter):
+    """Strawberry's router with orjson both ways and the vendored GraphiQL page."""
+
+    def encode_json(self, data: object) -> bytes:
+        """The response body: orjson is several times faster than json.dumps."""
+        return orjson.dumps(data)
+
+    def decode_json(self, data: str | bytes) -> object:
+        """The request body; anything but an object or a list is not a GraphQL request."""
+        try:
+            value = orjson.loads(data)
+        except orjson.JSONDecodeError as error:
+            raise json.JSONDecodeError(str(error), "", 0) from None
+        if not isinstance(value, (dict, list)):
+            raise json.JSONDecodeError("a GraphQL request is a JSON object", "", 0)
+        return value
+
+    async def render_graphql_ide(self, request: Request) -> HTMLResponse:
+        """GraphiQL, whose scripts and styles this server serves itself."""
+        return HTMLResponse(GRAPHIQL_PAGE)
+
+
+def context_getter(settings: Settings, database: Database) -> Any:
+    """The FastAPI dependency that makes each request's context, with its viewer."""
+    max_nodes = settings.api_max_nodes
+    auth_off = settings.auth == "off"
+
+    async def get_context(request: Request) -> RequestContext:
+        # The authentication middleware (issue 6) decides who asks. Without a viewer the
+        # request is refused, unless access control is off: never open by default.
+        viewer = getattr(request.state, "viewer", None)
+        if viewer is None:
+            if not auth_off:
+                raise HTTPException(401, "an API key is required", {"WWW-Authenticate": "Bearer"})
+            viewer = ADMIN
+        return RequestContext(viewer, database, max_nodes)
+
+    return get_context
+
+
+async def readiness(database: Database, head: str) -> JSONResponse:
+    """200 when the database answers and is migrated to the code's head revision, else 503."""
+    try:
+        revision = await asyncio.wait_for(database.migration_revision(), READINESS_TIMEOUT_SECONDS)
+    except (TimeoutError, psycopg.Error, psycopg_pool.PoolTimeout) as error:
+        reason = f"database unreachable: {type(error).__name__}"
+        return JSONResponse({"status": "unavailable", "reason": reason}, status_code=503)
+    if revision != head:
+        reason = f"database at migration {revision}, code expects {head}: run simusage migrate"
+        return JSONResponse({"status": "unavailable", "reason": reason}, status_code=503)
+    return JSONResponse({"status": "ready", "revision": revision})
+
+
+def _install_authentication(app: FastAPI, settings: Settings, database: Database) -> None:
+    try:
+        from app.authentication import install_authentication
+    except ImportError:
+        return  # without it, get_context refuses every request unless SIMUSAGE_AUTH=off
+    install_authentication(app, settings, database.connection)
+
+
+def create_app(settings: Settings, schema: Schema | None = None) -> FastAPI:
+    """The ASGI application of the API."""
+    database = Database(settings)
+    schema = schema or build_schema(
+        settings.api_max_tokens, settings.api_max_depth, settings.api_max_aliases
+    )
+    head = head_revision()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await database.open()
+        try:
+            yield
+        finally:
+            await database.close()
+
+    app = FastAPI(
+        title="simusage", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
+    )
+    app.state.database = database
+    graphql = GraphQLEndpoint(
+        schema,
+        context_getter=context_getter(settings, database),
+        subscription_protocols=(),
+        graphql_ide="graphiql",
+    )
+    app.include_router(graphql, prefix="/graphql")
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        return await readiness(database, head)
+
+    @app.get("/metrics")
+    async def metrics(request: Request) -> Response:
+        return metrics_response(request)
+
+    # Starlette runs the last added middleware first: CORS, then the size limit, then
+    # authentication, so that refusals too carry CORS headers a browser can read.
+    _install_authentication(app, settings, database)
+    app.add_middleware(RequestSizeLimit, max_bytes=settings.api_max_request_bytes)
+    if settings.cors_origin_list:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origin_list,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+            max_age=600,
+        )
+    return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """The application for uvicorn's factory mode: settings from the environment."""
+    return create_app(get_settings())

@@ -1,0 +1,118 @@
+"""The GraphQL schema: the Query root, its thin resolvers, and the schema's extensions."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext, Info
+
+from app.errors import log_unexpected
+from app.extensions import (
+    ObservedOperation,
+    TokenLimit,
+    fixed_validation_rules,
+    validation_rules,
+)
+from app.scalars import SCALARS
+from app.types.catalog import (
+    CardsAfter,
+    CardsFirst,
+    Organization,
+    OrganizationConnection,
+    SimCard,
+    SimCardConnection,
+    cards_page,
+    organizations_page,
+)
+
+# Distinct query texts kept parsed and validated per worker. Clients send a handful of
+# shapes with variables; a bounded cache keeps a flood of distinct texts from growing memory.
+CACHE_SIZE = 512
+
+
+@strawberry.type(description="The questions simusage answers: SIM cards, organizations and their usage.")
+class Query:
+    @strawberry.field(description="A SIM card known from the inventory or from its usage; null if neither.")
+    async def sim_card(
+        self, info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The SIM card id, e.g. 89440001.")],
+    ) -> SimCard | None:
+        context = info.context
+        row = await context.loaders.sim_cards.load(str(id))
+        # A card the viewer may not see is reported exactly like a card that does not exist.
+        if row is None or not context.viewer.may_see_organization(row.organization_id):
+            return None
+        return SimCard(id=strawberry.ID(row.id), organization_id=row.organization_id)
+
+    @strawberry.field(
+        description="An organization that has at least one SIM card in the inventory; null otherwise."
+    )
+    async def organization(
+        self, info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The organization id, e.g. f00ff.")],
+    ) -> Organization | None:
+        context = info.context
+        if not context.viewer.may_see_organization(str(id)):
+            return None
+        if not await context.loaders.organizations.load(str(id)):
+            return None
+        return Organization(id=id)
+
+    @strawberry.field(
+        description="SIM cards by id: of one organization, or every card the caller may see "
+        "(for an admin, the inventory and the cards known only from their usage)."
+    )
+    async def sim_cards(
+        self, info: Info, first: CardsFirst = None, after: CardsAfter = None,
+        organization_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="Only the inventory cards of this organization."),
+        ] = None,
+    ) -> SimCardConnection:
+        organization = str(organization_id) if organization_id is not None else None
+        return await cards_page(info.context, organization, first, after)
+
+    @strawberry.field(description="The organizations the caller may see, by id.")
+    async def organizations(
+        self, info: Info,
+        first: Annotated[
+            int | None,
+            strawberry.argument(description="Page size (default 100, at most 1000)."),
+        ] = None,
+        after: Annotated[
+            str | None,
+            strawberry.argument(description="Cursor of the organization the page starts after."),
+        ] = None,
+    ) -> OrganizationConnection:
+        return await organizations_page(info.context, first, after)
+
+
+class Schema(strawberry.Schema):
+    """Strawberry's schema, logging only the errors that are the server's fault."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        """Log unexpected failures with their traceback; a client's mistake is not logged."""
+        log_unexpected(errors)
+
+
+def build_schema(max_tokens: int = 2000, max_depth: int = 12, max_aliases: int = 30) -> Schema:
+    """The schema with its limits; build it once per process, not per request."""
+    rules = validation_rules(max_depth, max_aliases)
+    extensions: list[Any] = [
+        ObservedOperation,
+        lambda: TokenLimit(max_tokens),
+        fixed_validation_rules(rules),
+        lambda: ParserCache(maxsize=CACHE_SIZE),
+        lambda: ValidationCache(maxsize=CACHE_SIZE),
+    ]
+    return Schema(
+        query=Query,
+        extensions=extensions,
+        config=StrawberryConfig(scalar_map=SCALARS),
+    )

@@ -1,0 +1,175 @@
+"""One usage series as asked by a client: checked arguments, then lazily its page, flags, totals.
+
+Nothing is read until a field asks for it, and everything is read through the request's
+DataLoaders, so a hundred cards' series cost one statement per kind of read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from app.context import RequestContext
+from app.errors import UserInputError
+from app.loaders import CountsKey, PageKey, SparsePageKey, TotalsKey
+from app.pagination import (
+    DAILY_CURSOR,
+    HOURLY_CURSOR,
+    DensePage,
+    Grid,
+    Slice,
+    dense_page,
+    encode_cursor,
+    slice_grid,
+)
+from app.queries.usage import DAY_SECONDS, HOUR_SECONDS, Bucket
+
+STEPS = {"HOURLY": HOUR_SECONDS, "DAILY": DAY_SECONDS}
+CURSOR_KINDS = {"HOURLY": HOURLY_CURSOR, "DAILY": DAILY_CURSOR}
+UNITS = {"HOURLY": "a whole UTC hour", "DAILY": "a UTC midnight"}
+
+
+def _epoch_seconds(value: datetime, name: str, granularity: str) -> int:
+    step = STEPS[granularity]
+    seconds = int(value.timestamp())
+    if value.microsecond or seconds % step:
+        raise UserInputError(
+            f"{name} must be {UNITS[granularity]} for {granularity} usage, got {value.isoformat()}"
+        )
+    return seconds
+
+
+def usage_grid(start: datetime, end: datetime, granularity: str) -> Grid:
+    """The bucket grid of [start, end), checked: ordered and aligned to the granularity."""
+    lower = _epoch_seconds(start, "from", granularity)
+    upper = _epoch_seconds(end, "to", granularity)
+    if lower >= upper:
+        raise UserInputError("from must be earlier than to: the interval is [from, to)")
+    return Grid(lower, upper, STEPS[granularity])
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A bucket and its cursor, before it becomes a GraphQL type."""
+
+    cursor: str
+    bucket: Bucket
+
+
+class UsageSeries:
+    """The usage of one SIM card or organization, paged as the arguments say."""
+
+    def __init__(
+        self, context: RequestContext, subject: str, key: str, granularity: str,
+        grid: Grid, page_slice: Slice, skip_empty: bool,
+    ) -> None:
+        self.context = context
+        self.subject = subject
+        self.key = key
+        self.granularity = granularity
+        self.grid = grid
+        self.slice = page_slice
+        self.skip_empty = skip_empty
+        self.kind = CURSOR_KINDS[granularity]
+        self._dense: DensePage | None = None if skip_empty else dense_page(page_slice)
+        self._charged = False
+
+    @classmethod
+    def build(
+        cls, context: RequestContext, subject: str, key: str, start: datetime, end: datetime,
+        granularity: str, skip_empty: bool, first: int | None, after: str | None,
+        last: int | None, before: str | None,
+    ) -> UsageSeries:
+        """Check every argument now, so that bad input fails whatever fields are selected."""
+        grid = usage_grid(start, end, granularity)
+        page_slice = slice_grid(grid, CURSOR_KINDS[granularity], first, after, last, before)
+        return cls(context, subject, key, granularity, grid, page_slice, skip_empty)
+
+    async def _sparse_rows(self) -> list[Bucket]:
+        request = SparsePageKey(
+            self.subject, self.granularity, self.key, self.slice.lower, self.slice.upper,
+            self.slice.size + 1, self.slice.backward,
+        )
+        if self.slice.size == 0 or self.slice.lower == self.slice.upper:
+            return []
+        return await self.context.loaders.sparse_pages.load(request)
+
+    async def _counts(self) -> tuple[int, int, int]:
+        return await self.context.loaders.counts.load(CountsKey(
+            self.subject, self.granularity, self.key, self.grid.start, self.grid.end,
+            self.slice.lower, self.slice.upper,
+        ))
+
+    async def edges(self) -> list[Edge]:
+        """The page's buckets in time order, each with its cursor."""
+        if not self._charged:
+            self._charged = True
+            self.context.charge(min(self.slice.size, self.slice.upper_index - self.slice.lower_index))
+        if self._dense is None:
+            rows = (await self._sparse_rows())[: self.slice.size]
+            if self.slice.backward:
+                rows.reverse()
+            return [Edge(encode_cursor(self.kind, row.start), row) for row in rows]
+        page = self._dense
+        if page.start == page.end:
+            return []
+        rows = await self.context.loaders.pages.load(
+            PageKey(self.subject, self.granularity, self.key, page.start, page.end)
+        )
+        stored = {row.start: row for row in rows}
+        kind = self.kind
+        return [
+            Edge(encode_cursor(kind, start), stored.get(start) or Bucket(start, 0, 0))
+            for start in range(page.start, page.end, self.grid.step)
+        ]
+
+    async def has_previous_page(self) -> bool:
+        """Relay's hasPreviousPage."""
+        if self._dense is not None:
+            return self._dense.has_previous_page
+        if self.slice.backward:
+            return len(await self._sparse_rows()) > self.slice.size
+        return (await self._counts())[1] > 0
+
+    async def has_next_page(self) -> bool:
+        """Relay's hasNextPage."""
+        if self._dense is not None:
+            return self._dense.has_next_page
+        if not self.slice.backward:
+            return len(await self._sparse_rows()) > self.slice.size
+        return (await self._counts())[2] > 0
+
+    async def start_cursor(self) -> str | None:
+        """Cursor of the page's first bucket."""
+        edges = await self._page_bounds()
+        return edges[0]
+
+    async def end_cursor(self) -> str | None:
+        """Cursor of the page's last bucket."""
+        edges = await self._page_bounds()
+        return edges[1]
+
+    async def _page_bounds(self) -> tuple[str | None, str | None]:
+        if self._dense is not None:
+            page = self._dense
+            if page.start == page.end:
+                return None, None
+            return encode_cursor(self.kind, page.start), encode_cursor(self.kind, page.end - self.grid.step)
+        rows = (await self._sparse_rows())[: self.slice.size]
+        if not rows:
+            return None, None
+        first, last = (rows[-1], rows[0]) if self.slice.backward else (rows[0], rows[-1])
+        return encode_cursor(self.kind, first.start), encode_cursor(self.kind, last.start)
+
+    async def total_count(self) -> int:
+        """Buckets in the whole interval; only the non-empty ones with skipEmpty."""
+        if self._dense is not None:
+            return self.grid.count
+        return (await self._counts())[0]
+
+    async def totals(self) -> tuple[int, int]:
+        """(bytes, events) over the whole interval."""
+        return await self.context.loaders.totals.load(
+            TotalsKey(self.subject, self.key, self.grid.start, self.grid.end)
+        )
+
