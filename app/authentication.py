@@ -202,7 +202,7 @@ class AuthenticationMiddleware:
 
 
 def install_authentication(app: FastAPI, settings: Settings, connect: Connect) -> None:
-    """Guard the app's GraphQL endpoint with API keys, or let everyone in as admin if auth is off."""
+    """Guard the GraphQL endpoint with API keys; with auth off, everyone is admin."""
     if settings.auth == "off":
         logger.warning("access control is OFF (SIMUSAGE_AUTH=off): every request sees everything")
         app.add_middleware(AuthenticationMiddleware, authenticator=None)

@@ -23,13 +23,14 @@ def _create(arguments: argparse.Namespace, connection: psycopg.Connection) -> in
     key_id, key = generate_key()
     api_keys.insert_key(connection, key_id, arguments.name, organization_id, key_digest(key))
     connection.commit()
-    scope = "admin (every organization)" if organization_id is None else f"organization {organization_id}"
+    scope = f"organization {organization_id}" if organization_id else "admin (every organization)"
     # The key alone on stdout, so that KEY=$(simusage apikey create ...) works; the rest on
     # stderr. Only its digest is stored: this is the one time it can be seen.
     print(key)
     print(f"created API key {key_id} for {scope}; store it now, it cannot be shown again",
           file=sys.stderr)
-    if organization_id is not None and not api_keys.organization_in_inventory(connection, organization_id):
+    known = organization_id is None or api_keys.organization_in_inventory(connection, organization_id)
+    if not known:
         print(f"note: organization {organization_id} has no SIM card in the inventory yet",
               file=sys.stderr)
     return 0
