@@ -74,21 +74,23 @@ def coded(error: GraphQLError, before_execution: bool) -> GraphQLError:
     """
     if code_of(error) is not None:
         return error
-    if isinstance(error, GraphQLSyntaxError):
-        return _with_code(error, PARSE_FAILED)
-    if before_execution:
-        return _with_code(error, VALIDATION_FAILED)
     original = error.original_error
-    if error.path is None and not _is_server_fault(original):
-        # Raised before any resolver ran: variables that do not coerce to their types,
-        # or a missing or unknown operation name. All of it is the client's input.
-        return _with_code(error, BAD_USER_INPUT)
+    if isinstance(error, GraphQLSyntaxError) or isinstance(original, GraphQLSyntaxError):
+        return _with_code(error, PARSE_FAILED)
     if isinstance(original, psycopg.errors.QueryCanceled):
         return _with_code(
             error, QUERY_TIMEOUT, "the database did not answer within the statement timeout"
         )
     if isinstance(original, (psycopg_pool.PoolTimeout, psycopg.OperationalError)):
         return _with_code(error, SERVICE_UNAVAILABLE, "the database is unavailable, retry later")
+    if _is_server_fault(original):
+        return _with_code(error, INTERNAL, "internal error")
+    if before_execution:
+        return _with_code(error, VALIDATION_FAILED)
+    if error.path is None:
+        # Raised before any resolver ran: variables that do not coerce to their types,
+        # or a missing or unknown operation name. All of it is the client's input.
+        return _with_code(error, BAD_USER_INPUT)
     return _with_code(error, INTERNAL, "internal error")
 
 
@@ -99,9 +101,5 @@ def _is_server_fault(original: BaseException | None) -> bool:
 def log_unexpected(errors: list[GraphQLError]) -> None:
     """Log, with traceback, the errors that are the server's fault; client errors are not."""
     for error in errors:
-        original = error.original_error
-        if original is None or isinstance(original, GraphQLError):
-            continue
-        if error.path is None and not _is_server_fault(original):
-            continue
-        logger.error("GraphQL resolver failed at %s", error.path, exc_info=original)
+        if code_of(error) is None and _is_server_fault(error.original_error):
+            logger.error("GraphQL resolver failed at %s", error.path, exc_info=error.original_error)

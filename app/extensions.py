@@ -1,4 +1,4 @@
-"""Schema extensions: request limits, parse and validation caches, error codes and metrics.
+"""Schema extensions: request limits, the parse cache, validation rules built once, metrics.
 
 Strawberry's QueryDepthLimiter and MaxAliasesLimiter build a new validation rule class per
 request, and the validation cache is keyed by the rule classes, so with them it never hits
@@ -8,16 +8,23 @@ request, and the validation cache is keyed by the rule classes, so with them it 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from functools import lru_cache
 from time import perf_counter
 
-from graphql import ASTValidationRule, ValuesOfCorrectTypeRule, specified_rules
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    GraphQLError,
+    ValuesOfCorrectTypeRule,
+    parse,
+    specified_rules,
+)
 from strawberry.extensions import AddValidationRules, SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as alias_limit
 from strawberry.extensions.query_depth_limiter import create_validator as depth_limit
-from strawberry.types.execution import PreExecutionError
 
-from app.errors import ValuesOfCorrectTypeWithCode, code_of, coded
-from app.metrics import ERRORS, LATENCY, REQUESTS, operation_label
+from app.errors import ValuesOfCorrectTypeWithCode
+from app.metrics import LATENCY, REQUESTS, operation_label
 
 
 def validation_rules(max_depth: int, max_aliases: int) -> tuple[type[ASTValidationRule], ...]:
@@ -56,20 +63,41 @@ class TokenLimit(SchemaExtension):
         yield
 
 
+def parser_cache(size: int) -> Callable[[], SchemaExtension]:
+    """A per-request factory of ParserCache extensions sharing one LRU cache of documents."""
+    cached_parse = lru_cache(maxsize=size)(parse)
+    return lambda: ParserCache(cached_parse)
+
+
+class ParserCache(SchemaExtension):
+    """Parse each distinct query text once.
+
+    Unlike strawberry's ParserCache, a document that does not parse is left to strawberry,
+    which parses it again and reports the syntax error as a result that the schema codes;
+    an exception from this hook would bypass that.
+    """
+
+    def __init__(self, cached_parse: Callable[..., DocumentNode]) -> None:
+        self.cached_parse = cached_parse
+
+    def on_parse(self) -> Iterator[None]:
+        """Take the document from the cache, or leave the parsing (and its error) to strawberry."""
+        context = self.execution_context
+        if context.query is not None:
+            try:
+                context.graphql_document = self.cached_parse(context.query, **context.parse_options)
+            except GraphQLError:
+                pass
+        yield
+
+
 class ObservedOperation(SchemaExtension):
-    """Give every error a code (hiding server internals) and count operations and errors."""
+    """Count operations and time them, by operation name."""
 
     def on_operation(self) -> Iterator[None]:
-        """Time the operation, then rewrite and count its errors."""
+        """Time the operation."""
         started = perf_counter()
         yield
-        context = self.execution_context
-        result = context.result
-        if result is not None and result.errors:
-            before_execution = isinstance(result, PreExecutionError)
-            result.errors = [coded(error, before_execution) for error in result.errors]
-            for error in result.errors:
-                ERRORS.labels(code_of(error)).inc()
-        operation = operation_label(context.operation_name)
+        operation = operation_label(self.execution_context.operation_name)
         REQUESTS.labels(operation).inc()
         LATENCY.labels(operation).observe(perf_counter() - started)

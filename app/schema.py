@@ -6,17 +6,19 @@ from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
-from app.errors import log_unexpected
+from app.errors import code_of, coded, log_unexpected
 from app.extensions import (
     ObservedOperation,
     TokenLimit,
     fixed_validation_rules,
+    parser_cache,
     validation_rules,
 )
+from app.metrics import ERRORS
 from app.scalars import SCALARS
 from app.types.catalog import (
     CardsAfter,
@@ -92,13 +94,22 @@ class Query:
 
 
 class Schema(strawberry.Schema):
-    """Strawberry's schema, logging only the errors that are the server's fault."""
+    """Strawberry's schema, whose errors all carry a code and hide the server's internals."""
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        """Log unexpected failures with their traceback; a client's mistake is not logged."""
+        """Log unexpected failures, then replace each error, in place, by its coded form.
+
+        Strawberry calls this once for every result with errors, on every path (parse and
+        validation failures, execution, exceptions), before the response is built.
+        """
         log_unexpected(errors)
+        # Strawberry records the result only once execution has run.
+        before_execution = execution_context is None or execution_context.result is None
+        errors[:] = [coded(error, before_execution) for error in errors]
+        for error in errors:
+            ERRORS.labels(code_of(error)).inc()
 
 
 def build_schema(max_tokens: int = 2000, max_depth: int = 12, max_aliases: int = 30) -> Schema:
@@ -108,7 +119,7 @@ def build_schema(max_tokens: int = 2000, max_depth: int = 12, max_aliases: int =
         ObservedOperation,
         lambda: TokenLimit(max_tokens),
         fixed_validation_rules(rules),
-        lambda: ParserCache(maxsize=CACHE_SIZE),
+        parser_cache(CACHE_SIZE),
         lambda: ValidationCache(maxsize=CACHE_SIZE),
     ]
     return Schema(

@@ -1,0 +1,96 @@
+"""Fixtures of the API tests: the app over HTTP, and the schema run directly as any viewer."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+from psycopg import sql
+
+from app.context import RequestContext
+from app.database import Database
+from app.main import create_app
+from app.schema import Schema, build_schema
+from app.viewer import ADMIN, Viewer
+from simusage.settings import Settings
+from tests.conftest import POSTGRES_SERVER, database_url, settings_for
+
+
+def graphql(client: TestClient, query: str, variables: dict | None = None, **headers: str) -> dict:
+    """POST a GraphQL request; the HTTP status must be 200 whatever the GraphQL errors."""
+    response = client.post("/graphql", json={"query": query, "variables": variables or {}},
+                           headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def error_codes(body: dict) -> list[str]:
+    """The extensions.code of each error of a response."""
+    return [error["extensions"]["code"] for error in body.get("errors", [])]
+
+
+class Runner:
+    """Runs the schema in-process with a chosen viewer, over one event loop and one pool."""
+
+    def __init__(self, settings: Settings, pool_size: int | None = None) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.database = Database(settings, pool_size)
+        self.schema: Schema = build_schema()
+        self.max_nodes = settings.api_max_nodes
+        self.loop.run_until_complete(self.database.pool.open(wait=True))
+
+    def execute(self, query: str, variables: dict | None = None, viewer: Viewer = ADMIN) -> Any:
+        """The ExecutionResult of query as viewer."""
+        context = RequestContext(viewer, self.database, self.max_nodes)
+        return self.loop.run_until_complete(
+            self.schema.execute(query, variable_values=variables, context_value=context)
+        )
+
+    def data(self, query: str, variables: dict | None = None, viewer: Viewer = ADMIN) -> dict:
+        """The data of a query that must not fail."""
+        result = self.execute(query, variables, viewer)
+        assert result.errors is None, result.errors
+        return result.data
+
+    def close(self) -> None:
+        """Close the pool and the loop."""
+        self.loop.run_until_complete(self.database.close())
+        self.loop.close()
+
+
+@pytest.fixture
+def api_settings(postgres_database: str) -> Settings:
+    """Settings of an API over a fresh postgres-mode database, access control off."""
+    return settings_for(postgres_database, SIMUSAGE_STORAGE_MODE="postgres")
+
+
+@pytest.fixture
+def client(api_settings: Settings) -> Iterator[TestClient]:
+    """The whole app over HTTP (lifespan included)."""
+    with TestClient(create_app(api_settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def runner(api_settings: Settings) -> Iterator[Runner]:
+    """The schema run in-process over the test's database."""
+    schema_runner = Runner(api_settings)
+    yield schema_runner
+    schema_runner.close()
+
+
+@pytest.fixture(scope="module")
+def module_database(postgres_template: str) -> Iterator[str]:
+    """A postgres-mode database shared by one module's tests (hypothesis reuses it)."""
+    name = f"simusage_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_SERVER, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+            sql.Identifier(name), sql.Identifier(postgres_template)))
+    yield database_url(name)
+    with psycopg.connect(POSTGRES_SERVER, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))

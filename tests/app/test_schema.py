@@ -1,0 +1,55 @@
+"""The schema of the code: committed as schema.graphql, no breaking change from the contract,
+and a description on everything a client reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from graphql import (
+    GraphQLEnumType,
+    GraphQLInputObjectType,
+    GraphQLInterfaceType,
+    GraphQLObjectType,
+    build_schema,
+    find_breaking_changes,
+)
+
+from app.schema import build_schema as build_app_schema
+from app.schema_export import schema_sdl
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTRACT = ROOT.parent / "shared" / "contract.graphql"
+
+
+def test_schema_graphql_is_the_schema_of_the_code() -> None:
+    committed = (ROOT / "schema.graphql").read_text()
+    assert committed == schema_sdl(), (
+        "schema.graphql is stale: run `python -m app.schema_export > schema.graphql`"
+    )
+
+
+def test_no_breaking_change_from_the_contract() -> None:
+    contract = build_schema(CONTRACT.read_text())
+    ours = build_schema(schema_sdl())
+    assert find_breaking_changes(contract, ours) == []
+
+
+def test_everything_has_a_description() -> None:
+    schema = build_app_schema()._schema
+    missing = []
+    for name, graphql_type in schema.type_map.items():
+        if name.startswith("__") or name in ("String", "Boolean", "Int", "Float", "ID"):
+            continue
+        if not graphql_type.description:
+            missing.append(name)
+        if isinstance(graphql_type, (GraphQLObjectType, GraphQLInterfaceType, GraphQLInputObjectType)):
+            for field_name, field in graphql_type.fields.items():
+                if not field.description:
+                    missing.append(f"{name}.{field_name}")
+                for argument_name, argument in getattr(field, "args", {}).items():
+                    if not argument.description:
+                        missing.append(f"{name}.{field_name}({argument_name})")
+        if isinstance(graphql_type, GraphQLEnumType):
+            missing += [f"{name}.{value}" for value, enum in graphql_type.values.items()
+                        if not enum.description]
+    assert missing == []
