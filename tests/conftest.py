@@ -84,17 +84,38 @@ def postgres_database(postgres_template: str) -> Iterator[str]:
         _drop_database(admin, name)
 
 
-RESET_PGLITE = [
-    "DROP SCHEMA IF EXISTS public CASCADE",
-    "CREATE SCHEMA public",
-]
+# PGlite is one long-lived backend: the timescaledb library stays loaded, so the extension
+# must survive a reset (re-creating it fails with "already loaded with another version").
+# Drop every relation of ours instead, continuous aggregates first.
+RESET_PGLITE = """
+DO $reset$
+DECLARE relation record;
+BEGIN
+    IF to_regclass('timescaledb_information.continuous_aggregates') IS NOT NULL THEN
+        FOR relation IN
+            SELECT view_name FROM timescaledb_information.continuous_aggregates
+            WHERE view_schema = 'public'
+        LOOP
+            EXECUTE format('DROP MATERIALIZED VIEW IF EXISTS public.%I CASCADE', relation.view_name);
+        END LOOP;
+    END IF;
+    FOR relation IN
+        SELECT class.relname FROM pg_class AS class
+        WHERE class.relnamespace = 'public'::regnamespace AND class.relkind IN ('r', 'p', 'v')
+          AND NOT EXISTS (
+              SELECT FROM pg_depend WHERE objid = class.oid AND deptype = 'e')
+    LOOP
+        EXECUTE format('DROP TABLE IF EXISTS public.%I CASCADE', relation.relname);
+    END LOOP;
+END
+$reset$
+"""
 
 
 def reset_pglite() -> None:
     """Empty the PGlite database: it has one database, shared by every TimescaleDB test."""
     with psycopg.connect(PGLITE_URL, autocommit=True) as connection:
-        for statement in RESET_PGLITE:
-            connection.execute(statement)
+        connection.execute(RESET_PGLITE)
 
 
 @pytest.fixture
