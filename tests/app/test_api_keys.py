@@ -4,45 +4,31 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
 from app.authentication import generate_key
 from app.main import create_app
 from tests.app.test_authentication import bearer, create_key, settings_with_auth
+from tests.app.usage_data import load
 from tests.conftest import settings_for
 
 A, X = "a01b7", "x00g8"
 INVENTORY = {"89440001": A, "89440002": A, "89440003": X}
 OUTSIDE = "89440015"  # has usage, missing from the inventory
 NOWHERE = "99999999"  # neither
-# (sim card, organization at ingest, time, bytes): 2022-02-10, hours 00 to 02.
+# (sim card, time, bytes) on 2022-02-10, hours 00 to 02; the organization is the inventory's.
 EVENTS = [
-    ("89440001", A, "2022-02-10T00:10:00Z", 100),
-    ("89440001", A, "2022-02-10T01:20:00Z", 200),
-    ("89440002", A, "2022-02-10T00:30:00Z", 400),
-    ("89440003", X, "2022-02-10T02:00:00Z", 1000),
-    (OUTSIDE, None, "2022-02-10T01:00:00Z", 5000),
+    ("89440001", "2022-02-10T00:10:00+00:00", 100),
+    ("89440001", "2022-02-10T01:20:00+00:00", 200),
+    ("89440002", "2022-02-10T00:30:00+00:00", 400),
+    ("89440003", "2022-02-10T02:00:00+00:00", 1000),
+    (OUTSIDE, "2022-02-10T01:00:00+00:00", 5000),
 ]
 CARD_BYTES = {"89440001": "300", "89440002": "400", "89440003": "1000", OUTSIDE: "5000"}
 ORGANIZATION_BYTES = {A: "700", X: "1000"}
-
-# The aggregates as the ingest worker keeps them in PostgreSQL mode, rebuilt from the events.
-FILL_AGGREGATES = [
-    "INSERT INTO sim_card_seen (sim_card_id) SELECT DISTINCT sim_card_id FROM usage",
-    """INSERT INTO usage_sim_card_hourly SELECT date_trunc('hour', time, 'UTC'), sim_card_id,
-       sum(bytes_used), count(*) FROM usage GROUP BY 1, 2""",
-    """INSERT INTO usage_sim_card_daily SELECT date_trunc('day', time, 'UTC'), sim_card_id,
-       sum(bytes_used), count(*) FROM usage GROUP BY 1, 2""",
-    """INSERT INTO usage_organization_hourly SELECT date_trunc('hour', time, 'UTC'),
-       organization_id, sum(bytes_used), count(*) FROM usage
-       WHERE organization_id IS NOT NULL GROUP BY 1, 2""",
-    """INSERT INTO usage_organization_daily SELECT date_trunc('day', time, 'UTC'),
-       organization_id, sum(bytes_used), count(*) FROM usage
-       WHERE organization_id IS NOT NULL GROUP BY 1, 2""",
-]
 
 USAGE = """usage(from: "2022-02-10", to: "2022-02-11", granularity: HOURLY, skipEmpty: true) {
   totalBytesUsed edges { node { start bytesUsed eventCount } } }"""
@@ -81,20 +67,13 @@ class Api:
         return body["data"]
 
 
-def load(url: str) -> None:
-    with psycopg.connect(url) as connection:
-        for sim_card_id, organization_id in INVENTORY.items():
-            connection.execute("INSERT INTO inventory VALUES (%s, %s)", (sim_card_id, organization_id))
-        for sim_card_id, organization_id, time, bytes_used in EVENTS:
-            connection.execute("INSERT INTO usage VALUES (%s, %s, %s, %s)",
-                               (time, sim_card_id, organization_id, bytes_used))
-        for statement in FILL_AGGREGATES:
-            connection.execute(statement)
+def load_data(url: str) -> None:
+    load(url, INVENTORY, [(datetime.fromisoformat(time), card, size) for card, time, size in EVENTS])
 
 
 @pytest.fixture
 def api(postgres_database: str) -> Iterator[Api]:
-    load(postgres_database)
+    load_data(postgres_database)
     keys = {"admin": create_key(postgres_database, None), A: create_key(postgres_database, A),
             X: create_key(postgres_database, X),
             "revoked": create_key(postgres_database, A, revoked=True),
@@ -114,7 +93,7 @@ def card(sim_card_id: str) -> dict:
             "usage": {"totalBytesUsed": CARD_BYTES[sim_card_id], "edges": [
                 {"node": {"start": time[:14] + "00:00Z", "bytesUsed": str(bytes_used),
                           "eventCount": "1"}}
-                for card_id, _, time, bytes_used in EVENTS if card_id == sim_card_id]}}
+                for card_id, time, bytes_used in EVENTS if card_id == sim_card_id]}}
 
 
 @pytest.mark.parametrize("name", CONTRACT_QUERIES)
@@ -210,7 +189,7 @@ def test_organizations_admin_lists_all_a_key_lists_its_own(api: Api) -> None:
 
 
 def test_access_control_off_serves_everything_without_a_key(postgres_database: str) -> None:
-    load(postgres_database)
+    load_data(postgres_database)
     with TestClient(create_app(settings_for(postgres_database))) as client:
         response = client.post("/graphql", json={"query": SIM_CARD, "variables": {"id": OUTSIDE}})
     assert response.json() == {"data": {"simCard": card(OUTSIDE)}}
