@@ -199,3 +199,12 @@ def test_graphiql_page_needs_no_key_and_lets_the_user_enter_headers(api: Api) ->
     page = api.client.get("/graphql", headers={"Accept": "text/html"})
     assert page.status_code == 200
     assert "isHeadersEditorEnabled: true" in page.text
+
+
+def test_a_refusal_carries_cors_headers_a_browser_frontend_can_read(postgres_database) -> None:
+    origin = "https://dashboard.example"
+    settings = settings_with_auth(postgres_database).model_copy(update={"cors_origins": origin})
+    with TestClient(create_app(settings)) as client:
+        response = client.post("/graphql", json={"query": ORGANIZATIONS}, headers={"Origin": origin})
+    assert response.status_code == 401
+    assert response.headers["access-control-allow-origin"] == origin
