@@ -71,14 +71,15 @@ def load_data(url: str) -> None:
     load(url, INVENTORY, [(datetime.fromisoformat(time), card, size) for card, time, size in EVENTS])
 
 
-@pytest.fixture
-def api(postgres_database: str) -> Iterator[Api]:
-    load_data(postgres_database)
-    keys = {"admin": create_key(postgres_database, None), A: create_key(postgres_database, A),
-            X: create_key(postgres_database, X),
-            "revoked": create_key(postgres_database, A, revoked=True),
+@pytest.fixture(scope="module")
+def api(module_database: str) -> Iterator[Api]:
+    """One app over one database for the module: these tests only read."""
+    load_data(module_database)
+    keys = {"admin": create_key(module_database, None), A: create_key(module_database, A),
+            X: create_key(module_database, X),
+            "revoked": create_key(module_database, A, revoked=True),
             "malformed": "simusage_not_a_key", "unknown": generate_key()[1]}
-    with TestClient(create_app(settings_with_auth(postgres_database))) as client:
+    with TestClient(create_app(settings_with_auth(module_database))) as client:
         yield Api(client, keys)
 
 

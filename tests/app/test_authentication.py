@@ -104,9 +104,10 @@ def tiny_app(url: str, auth: str = "on", cache_seconds: float | None = None) -> 
     return app
 
 
-@pytest.fixture
-def client(postgres_database: str) -> Iterator[TestClient]:
-    with TestClient(tiny_app(postgres_database)) as test_client:
+@pytest.fixture(scope="module")
+def client(module_database: str) -> Iterator[TestClient]:
+    """The tiny app over one database for the module: each test makes keys of its own."""
+    with TestClient(tiny_app(module_database)) as test_client:
         yield test_client
 
 
@@ -120,20 +121,20 @@ def refused(response, reason_message: str) -> None:
     assert reason_message in body["errors"][0]["message"]
 
 
-def test_organization_key_gets_its_viewer(client: TestClient, postgres_database: str) -> None:
-    key = create_key(postgres_database, "f00ff")
+def test_organization_key_gets_its_viewer(client: TestClient, module_database: str) -> None:
+    key = create_key(module_database, "f00ff")
     response = client.post("/graphql", json=QUERY, headers=bearer(key))
     assert response.json() == {"admin": False, "organization": "f00ff"}
 
 
-def test_admin_key_gets_the_admin_viewer(client: TestClient, postgres_database: str) -> None:
-    key = create_key(postgres_database, None)
+def test_admin_key_gets_the_admin_viewer(client: TestClient, module_database: str) -> None:
+    key = create_key(module_database, None)
     response = client.post("/graphql", json=QUERY, headers=bearer(key))
     assert response.json() == {"admin": True, "organization": None}
 
 
-def test_bearer_scheme_is_case_insensitive(client: TestClient, postgres_database: str) -> None:
-    key = create_key(postgres_database, "a01b7")
+def test_bearer_scheme_is_case_insensitive(client: TestClient, module_database: str) -> None:
+    key = create_key(module_database, "a01b7")
     response = client.post("/graphql", json=QUERY, headers={"Authorization": f"bearer  {key}"})
     assert response.json()["organization"] == "a01b7"
 
@@ -166,16 +167,16 @@ def test_malformed_header_is_refused_and_counted(client: TestClient, header: str
     assert failures("malformed") == before + 1
 
 
-def test_two_authorization_headers_are_malformed(client: TestClient, postgres_database) -> None:
-    key = create_key(postgres_database, "f00ff")
+def test_two_authorization_headers_are_malformed(client: TestClient, module_database) -> None:
+    key = create_key(module_database, "f00ff")
     headers = [("Authorization", f"Bearer {key}"), ("Authorization", f"Bearer {key}")]
     refused(client.post("/graphql", json=QUERY, headers=headers), "malformed")
 
 
 def test_unknown_id_and_wrong_secret_are_the_same_failure(
-    client: TestClient, postgres_database: str
+    client: TestClient, module_database: str
 ) -> None:
-    key = create_key(postgres_database, "f00ff")
+    key = create_key(module_database, "f00ff")
     wrong_secret = key[:-1] + ("0" if key[-1] != "0" else "1")
     _, unknown_id = generate_key()
     before = failures("unknown")
@@ -187,8 +188,8 @@ def test_unknown_id_and_wrong_secret_are_the_same_failure(
     assert failures("unknown") == before + 2
 
 
-def test_revoked_key_is_refused_and_counted(client: TestClient, postgres_database: str) -> None:
-    key = create_key(postgres_database, "f00ff", revoked=True)
+def test_revoked_key_is_refused_and_counted(client: TestClient, module_database: str) -> None:
+    key = create_key(module_database, "f00ff", revoked=True)
     before = failures("revoked")
     refused(client.post("/graphql", json=QUERY, headers=bearer(key)), "revoked")
     assert failures("revoked") == before + 1
@@ -197,11 +198,11 @@ def test_revoked_key_is_refused_and_counted(client: TestClient, postgres_databas
     refused(client.post("/graphql", json=QUERY, headers=bearer(wrong_secret)), "invalid API key")
 
 
-def test_revocation_takes_effect_within_the_cache_time(postgres_database: str) -> None:
-    key = create_key(postgres_database, "f00ff")
-    with TestClient(tiny_app(postgres_database, cache_seconds=0.3)) as client:
+def test_revocation_takes_effect_within_the_cache_time(module_database: str) -> None:
+    key = create_key(module_database, "f00ff")
+    with TestClient(tiny_app(module_database, cache_seconds=0.3)) as client:
         assert client.post("/graphql", json=QUERY, headers=bearer(key)).status_code == 200
-        revoke(postgres_database, key)
+        revoke(module_database, key)
         # Still trusted from the cache: no database lookup for this request.
         assert client.post("/graphql", json=QUERY, headers=bearer(key)).status_code == 200
         time.sleep(0.35)
@@ -209,9 +210,9 @@ def test_revocation_takes_effect_within_the_cache_time(postgres_database: str) -
 
 
 def test_failures_are_logged_without_the_key(
-    client: TestClient, postgres_database: str, caplog: pytest.LogCaptureFixture
+    client: TestClient, module_database: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    key = create_key(postgres_database, "f00ff", revoked=True)
+    key = create_key(module_database, "f00ff", revoked=True)
     secret = key.rsplit("_", 1)[1]
     _, unknown = generate_key()
     caplog.set_level(logging.WARNING, logger="app.authentication")
@@ -235,31 +236,31 @@ def test_graphiql_page_health_and_metrics_need_no_key(client: TestClient) -> Non
     assert client.options("/graphql").status_code != 401  # CORS preflights carry no key
 
 
-def test_a_root_path_does_not_open_a_way_around(postgres_database: str) -> None:
-    with TestClient(tiny_app(postgres_database), root_path="/behind/proxy") as client:
+def test_a_root_path_does_not_open_a_way_around(module_database: str) -> None:
+    with TestClient(tiny_app(module_database), root_path="/behind/proxy") as client:
         refused(client.post("/graphql", json=QUERY), "an API key is required")
         refused(client.post("/behind/proxy/graphql", json=QUERY), "an API key is required")
 
 
-def test_websocket_needs_a_key(client: TestClient, postgres_database: str) -> None:
+def test_websocket_needs_a_key(client: TestClient, module_database: str) -> None:
     with pytest.raises(WebSocketDisconnect) as closed:
         with client.websocket_connect("/graphql") as socket:
             socket.receive_json()
     assert closed.value.code == 1008
-    key = create_key(postgres_database, "x00g8")
+    key = create_key(module_database, "x00g8")
     with client.websocket_connect("/graphql", headers=bearer(key)) as socket:
         assert socket.receive_json() == {"organization": "x00g8"}
 
 
-def test_access_control_off_makes_everyone_admin(postgres_database: str) -> None:
-    with TestClient(tiny_app(postgres_database, auth="off")) as client:
+def test_access_control_off_makes_everyone_admin(module_database: str) -> None:
+    with TestClient(tiny_app(module_database, auth="off")) as client:
         for headers in ({}, {"Authorization": "Bearer garbage"}):
             response = client.post("/graphql", json=QUERY, headers=headers)
             assert response.json() == {"admin": True, "organization": None}
 
 
-def test_unreachable_database_is_503_not_401(postgres_database: str) -> None:
-    missing = postgres_database.rsplit("/", 1)[0] + "/simusage_no_such_database"
+def test_unreachable_database_is_503_not_401(module_database: str) -> None:
+    missing = module_database.rsplit("/", 1)[0] + "/simusage_no_such_database"
 
     @asynccontextmanager
     async def connect():
@@ -276,7 +277,7 @@ def test_unreachable_database_is_503_not_401(postgres_database: str) -> None:
 
 
 def test_verification_compares_full_digests_in_constant_time(
-    postgres_database: str, monkeypatch: pytest.MonkeyPatch
+    module_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Where a wrong key differs (first or last secret digit) cannot change the work done.
 
@@ -285,7 +286,7 @@ def test_verification_compares_full_digests_in_constant_time(
     hmac.compare_digest over two full 32-byte SHA-256 digests, whose running time depends
     only on their length; the key itself is never compared.
     """
-    key = create_key(postgres_database, "f00ff")
+    key = create_key(module_database, "f00ff")
     prefix, secret = key.rsplit("_", 1)
     flip = {"0": "1"}.get
     first_wrong = f"{prefix}_{flip(secret[0], '0')}{secret[1:]}"
@@ -300,7 +301,7 @@ def test_verification_compares_full_digests_in_constant_time(
     monkeypatch.setattr(authentication, "compare_digest", spy)
 
     async def check(candidate: str) -> Viewer | str:
-        async with AsyncConnectionPool(postgres_database, min_size=1, open=False) as pool:
+        async with AsyncConnectionPool(module_database, min_size=1, open=False) as pool:
             authenticator = Authenticator(pool.connection)
             try:
                 return await authenticator.authenticate(f"Bearer {candidate}")
