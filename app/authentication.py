@@ -32,7 +32,7 @@ logger = logging.getLogger(__name__)
 # logs); the secret is 192 random bits. The prefix lets secret scanners recognise a leaked key.
 KEY_ID_BYTES = 8
 SECRET_BYTES = 24
-KEY_FORMAT = re.compile(r"simusage_([0-9a-f]{16})_[0-9a-f]{48}")
+KEY_FORMAT = re.compile(rf"simusage_([0-9a-f]{{{2 * KEY_ID_BYTES}}})_[0-9a-f]{{{2 * SECRET_BYTES}}}")
 
 # How long a verified key is trusted without asking the database again: a revoked key may
 # still pass for up to this long in each API worker process. The cache spares the hot path
