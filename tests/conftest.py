@@ -26,7 +26,8 @@ PGLITE_URL = os.environ.get(
     "SIMUSAGE_TEST_PGLITE_URL", "postgresql://postgres:postgres@127.0.0.1:55433/postgres?sslmode=disable"
 )
 KAFKA = os.environ.get("SIMUSAGE_TEST_KAFKA", "127.0.0.1:9092")
-TEMPLATE = "simusage_test_template"
+# Unique per pytest run, so that two runs side by side do not drop each other's template.
+TEMPLATE = f"simusage_test_template_{uuid.uuid4().hex[:8]}"
 
 
 def database_url(name: str) -> str:
@@ -37,9 +38,8 @@ def database_url(name: str) -> str:
 
 def settings_for(url: str, **overrides: object) -> Settings:
     """Settings pointing at url and the test broker, whatever the environment says."""
-    return load_settings(
-        DATABASE_URL=url, KAFKA_BOOTSTRAP_SERVERS=KAFKA, SIMUSAGE_AUTH="off", **overrides
-    )
+    values = {"DATABASE_URL": url, "KAFKA_BOOTSTRAP_SERVERS": KAFKA, "SIMUSAGE_AUTH": "off"}
+    return load_settings(**(values | overrides))
 
 
 def _drop_database(admin: psycopg.Connection, name: str) -> None:
