@@ -1,0 +1,190 @@
+"""A batch of records on its way to the database: pure accumulation and arithmetic, no I/O.
+
+Accepted events are kept in three parallel columns (time in microseconds since 1970 UTC, SIM
+card id, bytes) rather than one object each. The batch also remembers the rejected records and,
+per partition, the offsets it covers: `[start, next)`, `start` being the offset the database
+must still hold for the batch to be written (the compare-and-set of the writer).
+
+Hours and days are counted from 1970-01-01 UTC, as integers: `time_us // HOUR_US`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from ingest.events import FastParser, Rejection
+
+HOUR_US = 3_600_000_000
+HOURS_PER_DAY = 24
+
+
+class DiscontinuousChunk(Exception):
+    """A chunk does not start where the batch's previous chunk of its partition ended."""
+
+
+@dataclass(slots=True)
+class Rejected:
+    """A record that is not an event: where it was, and why."""
+
+    chunk: object  # the consumer's chunk, which can give back the original record
+    index: int
+    rejection: Rejection
+
+
+@dataclass(slots=True)
+class Batch:
+    """Events in columns, rejected records, and the offset range of each partition."""
+
+    times: list[int] = field(default_factory=list)
+    sims: list[str] = field(default_factory=list)
+    counts: list[int] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    # (topic, partition) -> [start offset, next offset]
+    offsets: dict[tuple[str, int], list[int]] = field(default_factory=dict)
+    records: int = 0
+    started: float = field(default_factory=time.monotonic)
+
+    def add(self, chunk, parser: FastParser) -> None:
+        """Parse a chunk's values into the batch (chunk: topic, partition, start_offset,
+        next_offset, values)."""
+        key = (chunk.topic, chunk.partition)
+        span = self.offsets.get(key)
+        if span is None:
+            self.offsets[key] = [chunk.start_offset, chunk.next_offset]
+        elif span[1] != chunk.start_offset:
+            raise DiscontinuousChunk(
+                f"{key}: chunk starts at {chunk.start_offset}, batch is at {span[1]}"
+            )
+        else:
+            span[1] = chunk.next_offset
+        rejected: list[tuple[int, Rejection]] = []
+        parser.parse(chunk.values, self.times, self.sims, self.counts, rejected)
+        self.rejected.extend(Rejected(chunk, index, why) for index, why in rejected)
+        self.records += len(chunk.values)
+
+    def __len__(self) -> int:
+        return self.records
+
+    def partitions(self, topic: str) -> list[tuple[int, int, int]]:
+        """(partition, start, next) of the topic's partitions, sorted by partition."""
+        return sorted((p, s, n) for (t, p), (s, n) in self.offsets.items() if t == topic)
+
+
+# (key, bucket) -> [bytes, events]
+Totals = dict[tuple[str, int], list[int]]
+
+
+@dataclass(frozen=True, slots=True)
+class Aggregates:
+    """Per-bucket totals of a batch for the four read relations: (key, bucket) -> [bytes,
+    events], buckets being hour or day numbers. `rows` gives them sorted by (key, bucket), the
+    primary-key order of the rollup tables in which every worker must lock them."""
+
+    sim_card_hourly: Totals
+    organization_hourly: Totals
+    sim_card_daily: Totals
+    organization_daily: Totals
+    hours: list[int]  # sorted distinct hours with events
+    unknown_card_events: int
+
+    def rows(self, attribute: str) -> list[tuple[str, int, int, int]]:
+        """(key, bucket, bytes, events) of one relation, sorted by (key, bucket)."""
+        totals: Totals = getattr(self, attribute)
+        return [(key, bucket, total[0], total[1]) for (key, bucket), total in sorted(totals.items())]
+
+
+def _roll(totals: Totals, key_of: Callable[[str], str | None], bucket_of) -> Totals:
+    rolled: Totals = {}
+    for (key, bucket), (bytes_used, events) in totals.items():
+        new_key = key_of(key)
+        if new_key is None:
+            continue
+        slot = (new_key, bucket_of(bucket))
+        total = rolled.get(slot)
+        if total is None:
+            rolled[slot] = [bytes_used, events]
+        else:
+            total[0] += bytes_used
+            total[1] += events
+    return rolled
+
+
+def aggregate(
+    times: list[int],
+    sims: list[str],
+    counts: list[int],
+    organization_of: Mapping[str, str],
+    *,
+    rollups: bool = True,
+) -> Aggregates:
+    """Sum the events per (SIM, hour), then derive per (org, hour), (SIM, day), (org, day).
+
+    Events of cards missing from organization_of count for their SIM card only (no
+    organization), as in the database's usage rows. Without rollups, only the hours and the
+    unknown-card count are computed (TimescaleDB aggregates by itself).
+    """
+    if not rollups:
+        per_card = Counter(sims)
+        return Aggregates(
+            {}, {}, {}, {},
+            hours=sorted({time_us // HOUR_US for time_us in times}),
+            unknown_card_events=sum(
+                events for sim, events in per_card.items() if sim not in organization_of
+            ),
+        )
+    hourly: Totals = {}
+    get = hourly.get
+    for time_us, sim, bytes_used in zip(times, sims, counts):
+        slot = (sim, time_us // HOUR_US)
+        total = get(slot)
+        if total is None:
+            hourly[slot] = [bytes_used, 1]
+        else:
+            total[0] += bytes_used
+            total[1] += 1
+    org_get = organization_of.get
+    organization_hourly = _roll(hourly, org_get, _same)
+    return Aggregates(
+        sim_card_hourly=hourly,
+        organization_hourly=organization_hourly,
+        sim_card_daily=_roll(hourly, _same, _day_of_hour),
+        organization_daily=_roll(organization_hourly, _same, _day_of_hour),
+        hours=sorted({hour for _, hour in hourly}),
+        unknown_card_events=sum(
+            total[1] for (sim, _), total in hourly.items() if sim not in organization_of
+        ),
+    )
+
+
+def _same(value):
+    return value
+
+
+def _day_of_hour(hour: int) -> int:
+    return hour // HOURS_PER_DAY
+
+
+def coalesce(units: Iterable[int], max_gap: int) -> list[tuple[int, int]]:
+    """Half-open ranges [start, end) covering the integer units, merging ranges whose gap
+    (units not covered between them) is at most max_gap."""
+    ranges: list[list[int]] = []
+    for unit in sorted(set(units)):
+        if ranges and unit - ranges[-1][1] <= max_gap:
+            ranges[-1][1] = max(ranges[-1][1], unit + 1)
+        else:
+            ranges.append([unit, unit + 1])
+    return [(start, end) for start, end in ranges]
+
+
+def merge_ranges(ranges: Iterable[tuple[int, int]], max_gap: int) -> list[tuple[int, int]]:
+    """Merge half-open ranges that overlap or lie at most max_gap apart."""
+    merged: list[list[int]] = []
+    for start, end in sorted(ranges):
+        if merged and start - merged[-1][1] <= max_gap:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [(start, end) for start, end in merged]

@@ -1,0 +1,132 @@
+"""Batch accumulation, per-bucket totals and range coalescing: pure logic, property-tested."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ingest.batch import Batch, DiscontinuousChunk, aggregate, coalesce, merge_ranges
+from ingest.events import FastParser
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+OWNERS = {"1": "org-a", "2": "org-a", "3": "org-b"}  # "4" is not in the inventory
+
+
+def hour_number(moment: datetime) -> int:
+    return (moment.replace(minute=0, second=0, microsecond=0) - EPOCH) // timedelta(hours=1)
+
+
+def day_number(moment: datetime) -> int:
+    return (moment.replace(hour=0, minute=0, second=0, microsecond=0) - EPOCH).days
+
+
+events = st.lists(
+    st.tuples(
+        st.datetimes(datetime(1970, 1, 1), datetime(2199, 12, 31), timezones=st.just(UTC)),
+        st.sampled_from(["1", "2", "3", "4"]),
+        st.integers(0, 2**40),
+    ),
+    max_size=200,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(events)
+def test_totals_equal_a_calendar_group_by(drawn: list) -> None:
+    times = [(moment - EPOCH) // timedelta(microseconds=1) for moment, _, _ in drawn]
+    sims = [sim for _, sim, _ in drawn]
+    counts = [count for _, _, count in drawn]
+    result = aggregate(times, sims, counts, OWNERS)
+
+    expected = {name: defaultdict(lambda: [0, 0]) for name in
+                ("sim_card_hourly", "organization_hourly", "sim_card_daily", "organization_daily")}
+    for moment, sim, count in drawn:
+        slots = [("sim_card_hourly", sim, hour_number(moment)), ("sim_card_daily", sim, day_number(moment))]
+        if sim in OWNERS:
+            slots += [("organization_hourly", OWNERS[sim], hour_number(moment)),
+                      ("organization_daily", OWNERS[sim], day_number(moment))]
+        for name, key, bucket in slots:
+            expected[name][key, bucket][0] += count
+            expected[name][key, bucket][1] += 1
+    for name, totals in expected.items():
+        assert result.rows(name) == sorted((k, b, t[0], t[1]) for (k, b), t in totals.items())
+    assert result.hours == sorted({hour_number(moment) for moment, _, _ in drawn})
+    assert result.unknown_card_events == sum(1 for _, sim, _ in drawn if sim not in OWNERS)
+    # Without rollups (TimescaleDB mode): the same hours and unknown count, no totals.
+    light = aggregate(times, sims, counts, OWNERS, rollups=False)
+    assert (light.hours, light.unknown_card_events) == (result.hours, result.unknown_card_events)
+    assert light.rows("sim_card_hourly") == []
+
+
+def test_rows_are_in_primary_key_order() -> None:
+    hour = 3600 * 10**6
+    result = aggregate([5 * hour, hour, 3 * hour, hour], ["2", "2", "1", "1"], [1, 2, 3, 4], OWNERS)
+    assert result.rows("sim_card_hourly") == [("1", 1, 4, 1), ("1", 3, 3, 1), ("2", 1, 2, 1), ("2", 5, 1, 1)]
+    assert result.rows("organization_hourly") == [("org-a", 1, 6, 2), ("org-a", 3, 3, 1), ("org-a", 5, 1, 1)]
+
+
+units = st.lists(st.integers(-1000, 1000), max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(units, st.integers(0, 50))
+def test_coalesced_ranges_cover_exactly_and_are_minimal(drawn: list, gap: int) -> None:
+    ranges = coalesce(drawn, gap)
+    covered = {unit for start, end in ranges for unit in range(start, end)}
+    assert covered >= set(drawn)
+    for start, end in ranges:  # each range starts and ends on a unit that is there
+        assert start in drawn and end - 1 in drawn
+    for (_, end), (start, _) in zip(ranges, ranges[1:]):  # apart by more than the gap
+        assert start - end > gap
+    uncovered_inside = covered - set(drawn)
+    for unit in uncovered_inside:  # holes inside a range are shorter than the gap allows
+        assert any(unit + step in drawn for step in range(1, gap + 1))
+
+
+def test_a_year_of_hourly_backfill_is_one_range() -> None:
+    year = range(0, 365 * 24, 3)  # every third hour of a year
+    assert coalesce(year, 24) == [(0, 365 * 24 - 2)]
+    assert len(coalesce([0, 100, 200], 24)) == 3
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(-500, 500), st.integers(1, 40)), max_size=30), st.integers(0, 20))
+def test_merged_ranges_cover_the_same_units(drawn: list, gap: int) -> None:
+    ranges = [(start, start + length) for start, length in drawn]
+    merged = merge_ranges(ranges, gap)
+    inside = {u for start, end in ranges for u in range(start, end)}
+    merged_units = {u for start, end in merged for u in range(start, end)}
+    assert inside <= merged_units
+    assert merged == sorted(merged)
+    for (_, end), (start, _) in zip(merged, merged[1:]):
+        assert start - end > gap
+
+
+@dataclass
+class FakeChunk:
+    topic: str
+    partition: int
+    start_offset: int
+    next_offset: int
+    values: list = field(default_factory=list)
+
+
+VALUE = b'{"sim-card-id": "1", "bytes-used": 5, "date": "2020-02-01T10:15:00Z"}'
+BAD = b'{"sim-card-id": "1", "bytes-used": 5, "date": "2020-02-00T10:15:00Z"}'
+
+
+def test_batch_tracks_offsets_per_partition_and_rejections() -> None:
+    batch, parser = Batch(), FastParser()
+    batch.add(FakeChunk("t", 0, 10, 12, [VALUE, BAD]), parser)
+    batch.add(FakeChunk("t", 1, 0, 1, [VALUE]), parser)
+    batch.add(FakeChunk("t", 0, 12, 15, [VALUE]), parser)  # a gap of offsets inside: compaction
+    assert batch.partitions("t") == [(0, 10, 15), (1, 0, 1)]
+    assert len(batch) == 4 and batch.counts == [5, 5, 5]
+    assert [(r.index, r.rejection.reason) for r in batch.rejected] == [(1, "date-invalid")]
+    with pytest.raises(DiscontinuousChunk):
+        batch.add(FakeChunk("t", 1, 5, 6, [VALUE]), parser)
