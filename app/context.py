@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from strawberry.fastapi import BaseContext
 from strawberry.types import Info
 
 from app.database import Database
@@ -11,11 +10,10 @@ from app.loaders import Loaders
 from app.viewer import Viewer
 
 
-class RequestContext(BaseContext):
+class RequestContext:
     """The context of one GraphQL request."""
 
     def __init__(self, viewer: Viewer, database: Database, max_nodes: int) -> None:
-        super().__init__()
         self.viewer = viewer
         self.database = database
         self.loaders = Loaders(database)

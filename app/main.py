@@ -12,12 +12,14 @@ from typing import Any
 import orjson
 import psycopg
 import psycopg_pool
-from fastapi import FastAPI, HTTPException
+from cross_web import HTTPException  # strawberry's own HTTP error type (its dependency)
+from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
-from strawberry.fastapi import GraphQLRouter
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
 
 from app.context import RequestContext
 from app.database import Database
@@ -33,8 +35,30 @@ GRAPHIQL_PAGE = (STATIC / "graphiql" / "index.html").read_text()
 READINESS_TIMEOUT_SECONDS = 2.0
 
 
-class GraphQLEndpoint(GraphQLRouter):
-    """Strawberry's router with orjson both ways and the vendored GraphiQL page."""
+class GraphQLEndpoint(GraphQL):
+    """Strawberry's ASGI view with orjson both ways, the vendored GraphiQL, and our context.
+
+    A plain ASGI route rather than strawberry's FastAPI router: the router resolves the
+    context through FastAPI's dependency injection, about 0.2 ms a request (15 %) for
+    nothing this API uses.
+    """
+
+    def __init__(self, schema: Schema, settings: Settings, database: Database) -> None:
+        super().__init__(schema, graphql_ide="graphiql", subscription_protocols=())
+        self.database = database
+        self.max_nodes = settings.api_max_nodes
+        self.auth_off = settings.auth == "off"
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:
+        """The request's context; its viewer comes from the authentication middleware."""
+        # Issue 6's middleware decides who asks. Without a viewer the request is refused,
+        # unless access control is off: never open by default.
+        viewer = getattr(request.state, "viewer", None)
+        if viewer is None:
+            if not self.auth_off:
+                raise HTTPException(401, "an API key is required: Authorization: Bearer <key>")
+            viewer = ADMIN
+        return RequestContext(viewer, self.database, self.max_nodes)
 
     def encode_json(self, data: object) -> bytes:
         """The response body: orjson is several times faster than json.dumps."""
@@ -53,24 +77,6 @@ class GraphQLEndpoint(GraphQLRouter):
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         """GraphiQL, whose scripts and styles this server serves itself."""
         return HTMLResponse(GRAPHIQL_PAGE)
-
-
-def context_getter(settings: Settings, database: Database) -> Any:
-    """The FastAPI dependency that makes each request's context, with its viewer."""
-    max_nodes = settings.api_max_nodes
-    auth_off = settings.auth == "off"
-
-    async def get_context(request: Request) -> RequestContext:
-        # The authentication middleware (issue 6) decides who asks. Without a viewer the
-        # request is refused, unless access control is off: never open by default.
-        viewer = getattr(request.state, "viewer", None)
-        if viewer is None:
-            if not auth_off:
-                raise HTTPException(401, "an API key is required", {"WWW-Authenticate": "Bearer"})
-            viewer = ADMIN
-        return RequestContext(viewer, database, max_nodes)
-
-    return get_context
 
 
 async def readiness(database: Database, head: str) -> JSONResponse:
@@ -114,13 +120,7 @@ def create_app(settings: Settings, schema: Schema | None = None) -> FastAPI:
         title="simusage", lifespan=lifespan, docs_url=None, redoc_url=None, openapi_url=None
     )
     app.state.database = database
-    graphql = GraphQLEndpoint(
-        schema,
-        context_getter=context_getter(settings, database),
-        subscription_protocols=(),
-        graphql_ide="graphiql",
-    )
-    app.include_router(graphql, prefix="/graphql")
+    app.add_route("/graphql", GraphQLEndpoint(schema, settings, database), methods=["GET", "POST"])
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/healthz")

@@ -34,10 +34,16 @@ SIM_CARDS_BY_ID = """
        OR EXISTS (SELECT 1 FROM sim_card_seen WHERE sim_card_seen.sim_card_id = ids.id)
 """
 
+# One index probe per id. A plain EXISTS becomes a semi-join that the planner may run as a
+# hash join over the whole inventory (2 ms at 10,000 cards); ORDER BY the index's columns and
+# LIMIT 1 keep it a probe, even for an id that matches nothing.
 ORGANIZATIONS_BY_ID = """
     SELECT ids.id
     FROM unnest(%s::text[]) AS ids (id)
-    WHERE EXISTS (SELECT 1 FROM inventory WHERE inventory.organization_id = ids.id)
+    CROSS JOIN LATERAL (
+        SELECT 1 FROM inventory WHERE inventory.organization_id = ids.id
+        ORDER BY inventory.organization_id, inventory.sim_card_id LIMIT 1
+    ) AS found
 """
 
 # All cards, for an admin: the inventory merged with the cards only seen in usage. Each side
