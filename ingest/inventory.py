@@ -72,3 +72,11 @@ def import_inventory_file(settings: Settings, path: Path) -> int:
     with psycopg.connect(settings.database_url) as connection:
         upsert_inventory(connection, owners)
     return len(owners)
+
+
+OWNERS = "SELECT sim_card_id, organization_id FROM inventory"
+
+
+def load_owners(connection: psycopg.Connection) -> dict[str, str]:
+    """The whole inventory, SIM card id -> organization id (the ingest worker's cache)."""
+    return dict(connection.execute(OWNERS).fetchall())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -52,6 +52,33 @@ class Settings(BaseSettings):
     ingest_metrics_port: int = Field(
         9108, ge=0, le=65535, validation_alias=AliasChoices("SIMUSAGE_INGEST_METRICS_PORT")
     )
+    # Liveness pings to the group coordinator; Kafka wants at most a third of the session timeout.
+    heartbeat_interval_ms: int = Field(
+        3000, ge=100, validation_alias=AliasChoices("SIMUSAGE_HEARTBEAT_INTERVAL_MS")
+    )
+    # Per partition per fetch: 8 MiB is about 70,000 usage records, so one poll fills a batch.
+    kafka_max_partition_fetch_bytes: int = Field(
+        8 * 1024 * 1024, ge=65536, le=256 * 1024 * 1024,
+        validation_alias=AliasChoices("SIMUSAGE_KAFKA_MAX_PARTITION_FETCH_BYTES"),
+    )
+    # How the worker writes raw rows: binary COPY, or INSERT from arrays for servers without
+    # COPY FROM STDIN; auto tries COPY once at start.
+    ingest_write_method: Literal["auto", "copy", "insert"] = Field(
+        "auto", validation_alias=AliasChoices("SIMUSAGE_INGEST_WRITE_METHOD")
+    )
+    # The worker's copy of the inventory is reloaded this often, and (at most this often) when
+    # an event names a card it does not know.
+    inventory_refresh_s: float = Field(
+        60.0, gt=0, le=86_400, validation_alias=AliasChoices("SIMUSAGE_INVENTORY_REFRESH_S")
+    )
+    inventory_miss_reload_s: float = Field(
+        5.0, ge=0, le=86_400, validation_alias=AliasChoices("SIMUSAGE_INVENTORY_MISS_RELOAD_S")
+    )
+    # TimescaleDB mode: late events are refreshed into the continuous aggregates at most this
+    # often, so a backfill's ranges pile up and coalesce instead of one refresh per batch.
+    late_refresh_interval_ms: int = Field(
+        1000, ge=0, le=3_600_000, validation_alias=AliasChoices("SIMUSAGE_LATE_REFRESH_INTERVAL_MS")
+    )
 
     api_host: str = Field("127.0.0.1", min_length=1, validation_alias=AliasChoices("SIMUSAGE_API_HOST"))
     api_port: int = Field(8000, ge=1, le=65535, validation_alias=AliasChoices("SIMUSAGE_API_PORT"))
@@ -95,6 +122,16 @@ class Settings(BaseSettings):
     def _postgres_url(cls, value: str) -> str:
         if not value.startswith(("postgresql://", "postgres://")):
             raise ValueError("must be a postgresql:// URL")
+        return value
+
+    @field_validator("heartbeat_interval_ms")
+    @classmethod
+    def _heartbeat_below_session(cls, value: int, info: ValidationInfo) -> int:
+        session = info.data.get("session_timeout_ms")
+        if session is not None and value * 3 > session:
+            raise ValueError(
+                f"must be at most a third of SIMUSAGE_SESSION_TIMEOUT_MS ({session})"
+            )
         return value
 
     @field_validator("log_level", mode="before")
