@@ -1,0 +1,115 @@
+"""PostgreSQL's binary COPY format for the worker's rows, built without per-field adapters.
+
+A binary COPY stream is a header, one tuple per row (field count, then each field as a length
+and its bytes; -1 for NULL) and a trailer. The fixed-size fields of a row are packed by one
+struct call and each SIM card's (or organization's) text field is encoded once and cached:
+encoding a usage row costs one pack and one concatenation, about 0.3 us.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ingest.batch import HOUR_US, Aggregates, Batch, aggregate
+
+COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+COPY_TRAILER = b"\xff\xff"
+EMPTY_STREAM = COPY_HEADER + COPY_TRAILER
+# PostgreSQL's binary timestamptz counts microseconds from 2000-01-01 UTC, ours from 1970.
+POSTGRES_EPOCH_US = 946_684_800 * 1_000_000
+DAY_US = 24 * HOUR_US
+
+_LENGTH = struct.Struct(">i")
+# usage (time, bytes_used, sim_card_id, organization_id): 4 fields, time and bytes first.
+_USAGE_START = struct.Struct(">hiqiq")
+# rollup_stage (kind, bucket, bytes_used, event_count, key): 5 fields, the key last.
+_STAGE_START = struct.Struct(">hihiqiqiq")
+
+# The rollup relations, in the order every worker writes (and so locks) them.
+ROLLUP_KINDS = (
+    ("usage_sim_card_hourly", "sim_card_id", "sim_card_hourly", HOUR_US),
+    ("usage_organization_hourly", "organization_id", "organization_hourly", HOUR_US),
+    ("usage_sim_card_daily", "sim_card_id", "sim_card_daily", DAY_US),
+    ("usage_organization_daily", "organization_id", "organization_daily", DAY_US),
+)
+
+
+def _text(value: str | None) -> bytes:
+    if value is None:
+        return _LENGTH.pack(-1)
+    encoded = value.encode()
+    return _LENGTH.pack(len(encoded)) + encoded
+
+
+class RowEncoder:
+    """Encodes usage rows; caches each card's id-and-organization fields."""
+
+    def __init__(self, organization_of: Mapping[str, str]) -> None:
+        self.organization_of = organization_of
+        self._tails: dict[str, bytes] = {}
+
+    def _tail(self, sim: str) -> bytes:
+        tail = self._tails[sim] = _text(sim) + _text(self.organization_of.get(sim))
+        return tail
+
+    def usage(self, times: list[int], sims: list[str], counts: list[int]) -> bytes:
+        """The COPY stream of usage rows (time, bytes_used, sim_card_id, organization_id)."""
+        pack, tails_get, epoch = _USAGE_START.pack, self._tails.get, POSTGRES_EPOCH_US
+        rows = [COPY_HEADER]
+        add = rows.append
+        for time_us, sim, bytes_used in zip(times, sims, counts):
+            tail = tails_get(sim)
+            if tail is None:
+                tail = self._tail(sim)
+            add(pack(4, 8, time_us - epoch, 8, bytes_used) + tail)
+        add(COPY_TRAILER)
+        return b"".join(rows)
+
+
+def rollup_stage(aggregates: Aggregates) -> bytes:
+    """The COPY stream of rollup_stage rows (kind, bucket, bytes_used, event_count, key): the
+    four rollups' totals, kind being the index in ROLLUP_KINDS."""
+    pack, epoch = _STAGE_START.pack, POSTGRES_EPOCH_US
+    keys: dict[str, bytes] = {}
+    rows = [COPY_HEADER]
+    add = rows.append
+    for kind, (_, _, attribute, unit_us) in enumerate(ROLLUP_KINDS):
+        for (key, bucket), (bytes_used, events) in getattr(aggregates, attribute).items():
+            field = keys.get(key)
+            if field is None:
+                field = keys[key] = _text(key)
+            add(pack(5, 2, kind, 8, bucket * unit_us - epoch, 8, bytes_used, 8, events) + field)
+    add(COPY_TRAILER)
+    return b"".join(rows)
+
+
+@dataclass(slots=True)
+class BatchWrite:
+    """A batch ready to be written: its events, totals and pre-encoded COPY streams (None
+    where COPY is not used)."""
+
+    batch: Batch
+    aggregates: Aggregates
+    organization_of: Mapping[str, str]
+    new_sims: list[str]
+    usage_stream: bytes | None = None
+    stage_stream: bytes | None = None
+    dead_letters_sent: bool = False
+
+
+def prepare(
+    batch: Batch, encoder: RowEncoder, seen: set[str], *, mode: str, use_copy: bool
+) -> BatchWrite:
+    """Total and encode a batch (on the worker's main thread): the database thread then only
+    sends bytes. seen: cards known to be in sim_card_seen already."""
+    postgres = mode == "postgres"
+    owners = encoder.organization_of
+    aggregates = aggregate(batch.times, batch.sims, batch.counts, owners, rollups=postgres)
+    write = BatchWrite(batch, aggregates, owners, sorted(set(batch.sims) - seen))
+    if use_copy:
+        write.usage_stream = encoder.usage(batch.times, batch.sims, batch.counts)
+        if postgres:
+            write.stage_stream = rollup_stage(aggregates)
+    return write
