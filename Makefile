@@ -14,7 +14,10 @@ down:
 	@VENV=$(VENV) scripts/down.sh
 
 test: install
-	@scripts/services.sh start
+	@scripts/services.sh start postgres kafka
+	@scripts/pglite.sh restart  # a fresh in-memory TimescaleDB per run
+	@command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose)
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
 install: $(INSTALLED)
