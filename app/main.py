@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -111,6 +112,10 @@ def create_app(settings: Settings, schema: Schema | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await database.open()
+        # The 120,000 objects of the loaded modules and schema never die: frozen, the rare
+        # full collections skip them (measured: longest pause 70 ms before, 13 ms after).
+        gc.collect()
+        gc.freeze()
         try:
             yield
         finally:
