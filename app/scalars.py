@@ -25,9 +25,11 @@ BIG_INT_MAX = 2**63 - 1
 
 def serialize_date_time(value: datetime) -> str:
     """RFC 3339 in UTC with a Z: 2022-02-10T00:00:00Z."""
-    if value.tzinfo is None:
-        raise ValueError("DateTime cannot represent a naive datetime")
-    text = value.astimezone(UTC).isoformat()
+    if value.tzinfo is not UTC:  # every bucket start is already in datetime.UTC
+        if value.tzinfo is None:
+            raise ValueError("DateTime cannot represent a naive datetime")
+        value = value.astimezone(UTC)
+    text = value.isoformat()
     return text[:-6] + "Z"  # isoformat of a UTC datetime ends with +00:00
 
 

@@ -8,6 +8,7 @@ fixed identifiers (psycopg.sql), and take every value as a parameter.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -125,8 +126,9 @@ class Bucket:
     event_count: int
 
 
+@functools.lru_cache(maxsize=65536)
 def utc(epoch_seconds: int) -> datetime:
-    """The UTC datetime of an epoch second."""
+    """The UTC datetime of an epoch second (datetimes are immutable: shared between requests)."""
     return datetime.fromtimestamp(epoch_seconds, UTC)
 
 
