@@ -1,0 +1,34 @@
+"""Logging of the ingest processes: text or JSON lines on stderr, at the configured level."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+from simusage.settings import Settings
+
+
+class JsonLines(logging.Formatter):
+    """One JSON object per log record."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = {"time": self.formatTime(record), "level": record.levelname,
+                "logger": record.name, "message": record.getMessage()}
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line)
+
+
+def configure_logging(settings: Settings) -> None:
+    """Log to stderr as SIMUSAGE_LOG_FORMAT says, at SIMUSAGE_LOG_LEVEL (kafka-python: warnings)."""
+    handler = logging.StreamHandler(sys.stderr)
+    if settings.log_format == "json":
+        handler.setFormatter(JsonLines())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
+    level = logging.getLevelName(settings.log_level)
+    logging.getLogger("kafka").setLevel(max(logging.WARNING, level))
+    # Decoding a multi-megabyte fetch response takes longer than its 0.1 s "slow task" warning.
+    logging.getLogger("kafka.net.selector").setLevel(max(logging.ERROR, level))

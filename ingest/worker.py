@@ -1,0 +1,294 @@
+"""`simusage ingest`: the loop from the Kafka topic to the usage tables, exactly once.
+
+Main thread: poll chunks -> parse them into a batch -> when the batch is full or old enough,
+total and encode it -> hand it to the database thread -> go on parsing the next batch.
+Database thread: produce and flush the batch's dead letters -> one transaction (offsets
+compare-and-set, raw rows, cards seen, rollups or late ranges) -> commit. Back on the main
+thread, once that commit is known: advisory Kafka commit, metrics, one log line; in
+TimescaleDB mode the late ranges are refreshed in the aggregates soon after.
+
+The database holds the truth about what has been consumed: on every assignment the partitions
+are positioned at the offsets stored with the rows, and a batch whose offsets another worker
+moved (this one lost the partitions) rolls back; the batches read after it are dropped too and
+reading resumes from the stored offsets.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections import deque
+
+from kafka.errors import KafkaError
+
+from ingest import metrics
+from ingest.batch import Batch, DiscontinuousChunk
+from ingest.consumer import IngestConsumer
+from ingest.database import Database, Stopped
+from ingest.dead_letters import DeadLetters
+from ingest.encoding import BatchWrite, RowEncoder, prepare
+from ingest.events import FastParser
+from ingest.inventory import load_owners
+from ingest.logs import configure_logging
+from ingest.writer import OffsetConflict, refresh_pending, stored_offsets, write_batch
+from simusage.settings import Settings
+
+log = logging.getLogger("simusage.ingest")
+
+
+class Worker:
+    """One ingest worker: a group consumer, a database thread, a dead-letter producer."""
+
+    def __init__(self, settings: Settings, stop: threading.Event | None = None) -> None:
+        self.settings = settings
+        self.stop = stop or threading.Event()
+        self.parser = FastParser()
+        self.batch: Batch | None = None
+        self.chunks: deque = deque()  # polled, not yet in a batch
+        self.queued = 0  # records in self.chunks
+        self.chunk_records = 100.0  # records per chunk (Kafka record batch), on average
+        self.in_flight: tuple[BatchWrite, object] | None = None
+        self.generation = 0  # moves on when reading restarts from the stored offsets
+        self.inventory: dict[str, str] = {}
+        self.encoder = RowEncoder({})
+        self.seen: set[str] = set()
+        self.committed: dict[int, int] = {}  # partition -> next offset, as last committed
+        self.rows = self.rejected = self.batches = self.late_refreshes = 0
+        self._inventory_loaded = self._refreshed = 0.0
+        self._refresh_due = True  # leftovers of a previous run
+        self._pending: dict[str, object] = {}  # background database calls
+
+    # ---- rebalance callbacks (they run inside poll) ------------------------------------------
+
+    def _assigned(self, partitions) -> None:
+        numbers = sorted(tp.partition for tp in partitions)
+        topic = self.settings.topic
+        try:
+            offsets = self.db.call(lambda connection: stored_offsets(connection, topic, numbers))
+        except Stopped:
+            return
+        for tp in partitions:
+            self.consumer.seek(tp, offsets.get(tp.partition))
+        log.info("assigned partitions %s at %s", numbers,
+                 {p: offsets.get(p, "beginning") for p in numbers})
+
+    def _revoked(self, partitions) -> None:
+        self._settle()
+        if self.batch is not None and len(self.batch):
+            self._flush(retry=False)  # write what was read, if the database takes it now
+            self._settle()
+        self._drop()
+        for tp in partitions:
+            try:
+                metrics.LAG.remove(str(tp.partition))
+            except KeyError:
+                pass
+
+    def _drop(self) -> None:
+        self.batch = None
+        self.chunks.clear()
+        self.queued = 0
+        self.generation += 1
+
+    # ---- batches -----------------------------------------------------------------------------
+
+    def _load_inventory(self, owners: dict[str, str]) -> None:
+        self._inventory_loaded = time.monotonic()
+        if owners != self.inventory:
+            self.inventory, self.encoder = owners, RowEncoder(owners)
+
+    def _prepare(self, batch: Batch) -> BatchWrite:
+        """Total and encode a batch; reload the inventory first if it names unknown cards."""
+        if not set(batch.sims) <= self.inventory.keys() and (
+            time.monotonic() - self._inventory_loaded >= self.settings.inventory_miss_reload_s
+        ):
+            self._load_inventory(self.db.call(load_owners))
+        return prepare(batch, self.encoder, self.seen, mode=self.db.mode, use_copy=self.db.use_copy)
+
+    def _write(self, write: BatchWrite, connection) -> tuple[int, float]:
+        """On the database thread: dead letters first, then the one transaction."""
+        started = time.monotonic()
+        if write.batch.rejected and not write.dead_letters_sent:  # once, even if retried
+            self.dead_letters.send(write.batch.rejected)
+            write.dead_letters_sent = True
+        with connection.transaction():
+            late = write_batch(connection, self.settings.topic, write, mode=self.db.mode)
+        return late, time.monotonic() - started
+
+    def _flush(self, retry: bool = True) -> None:
+        """Send the current batch to the database thread (after the previous one committed)."""
+        batch, self.batch = self.batch, None
+        generation = self.generation
+        write = self._prepare(batch)
+        self._settle()
+        if generation != self.generation:
+            return  # the previous batch conflicted: this one starts from moved offsets
+        self.in_flight = (write, self.db.run(lambda c: self._write(write, c), retry=retry))
+
+    def _settle(self) -> None:
+        """Wait for the batch in flight; account for it, or restart from the stored offsets."""
+        if self.in_flight is None:
+            return
+        (write, future), self.in_flight = self.in_flight, None
+        batch = write.batch
+        try:
+            late, elapsed = future.result()
+        except OffsetConflict as conflict:
+            metrics.CONFLICTS.inc()
+            log.warning("%s; re-reading from the stored offsets", conflict)
+            self._drop()
+            self._assigned(list(self.consumer.assignment()))
+            return
+        except Exception as error:  # noqa: BLE001 - stopping, or a single attempt that failed
+            log.warning("a batch of %d records was not written (%s); it will be read again",
+                        len(batch), error or type(error).__name__)
+            self._drop()
+            if not self.stop.is_set():
+                self._assigned(list(self.consumer.assignment()))
+            return
+        self.seen.update(write.new_sims)
+        spans = {p: next_offset for p, _, next_offset in batch.partitions(self.settings.topic)}
+        self.committed.update(spans)
+        self.consumer.commit(spans)
+        self._refresh_due = self._refresh_due or late > 0
+        rows, rejected = len(batch.times), len(batch.rejected)
+        self.rows, self.rejected, self.batches = self.rows + rows, self.rejected + rejected, self.batches + 1
+        metrics.ACCEPTED.inc(rows)
+        for item in batch.rejected:
+            metrics.REJECTED.labels(item.rejection.reason).inc()
+        metrics.UNKNOWN_CARD.inc(write.aggregates.unknown_card_events)
+        metrics.BATCHES.inc()
+        metrics.BATCH_SIZE.observe(len(batch))
+        metrics.COMMIT_SECONDS.observe(elapsed)
+        lags = self.consumer.lag(spans)
+        for partition, lag in lags.items():
+            metrics.LAG.labels(str(partition)).set(lag)
+        log.info("batch: %d records, %d rows, %d rejected, lag %s, %.0f ms", len(batch), rows,
+                 rejected, sum(lags.values()) if lags else "?", elapsed * 1000)
+
+    def _background(self, name: str, action, apply) -> None:
+        """Start action on the database thread unless running; apply its result when done."""
+        future = self._pending.get(name)
+        if future is None:
+            self._pending[name] = self.db.run(action)
+        elif future.done():
+            del self._pending[name]
+            try:
+                apply(future.result())
+            except Exception as error:  # noqa: BLE001
+                log.warning("%s failed: %s", name, error)
+
+    def _housekeeping(self) -> None:
+        now = time.monotonic()
+        if now - self._inventory_loaded >= self.settings.inventory_refresh_s or "inventory" in self._pending:
+            self._background("inventory", load_owners, self._load_inventory)
+        refresh_every = self.settings.late_refresh_interval_ms / 1000
+        if self.db.mode == "timescaledb" and (
+            "refresh" in self._pending or (self._refresh_due and now - self._refreshed >= refresh_every)
+        ):
+            self._refresh_due = False
+            self._refreshed = now
+            self._background("refresh", refresh_pending, self._refreshed_late)
+
+    def _refreshed_late(self, calls: int) -> None:
+        self.late_refreshes += calls
+        metrics.LATE_REFRESHES.inc(calls)
+        if calls:
+            log.info("late events: %d continuous-aggregate refreshes", calls)
+
+    # ---- the loop ----------------------------------------------------------------------------
+
+    def _fill(self, size: int) -> None:
+        """Move polled chunks into the batch until it holds size records."""
+        while self.chunks and (self.batch is None or len(self.batch) < size):
+            if self.batch is None:
+                self.batch = Batch()
+            try:
+                chunk = self.chunks.popleft()
+                self.queued -= len(chunk.values)
+                self.batch.add(chunk, self.parser)
+            except DiscontinuousChunk as error:
+                log.error("%s; re-reading from the stored offsets", error)
+                self._settle()
+                self._drop()
+                self._assigned(list(self.consumer.assignment()))
+
+    def _consumer(self) -> IngestConsumer:
+        """Join the group, retrying while no broker answers."""
+        delay = 0.5
+        while True:
+            try:
+                return IngestConsumer(self.settings, self._assigned, self._revoked)
+            except KafkaError as error:
+                log.warning("Kafka unavailable (%s); retrying in %.1f s", error, delay)
+                if self.stop.wait(delay):
+                    raise Stopped from None
+                delay = min(delay * 2, 5.0)
+
+    def run(self) -> int:
+        """Consume until asked to stop; return the process exit code."""
+        self.db = Database(self.settings, self.stop)
+        try:
+            self._load_inventory(self.db.call(load_owners))
+            self.dead_letters = DeadLetters(self.settings)
+            self.consumer = self._consumer()
+        except Stopped:
+            self.db.close()
+            return 0
+        log.info("consuming %s as group %s", self.settings.topic, self.settings.consumer_group)
+        size, wait_s = self.settings.batch_size, self.settings.batch_wait_ms / 1000
+        try:
+            while not self.stop.is_set():
+                self._housekeeping()
+                timeout_ms = 200
+                if self.batch is not None:
+                    left = self.batch.started + wait_s - time.monotonic()
+                    timeout_ms = max(0, min(timeout_ms, int(left * 1000)))
+                # Poll little and often: the group's rebalances happen inside poll, so a
+                # worker must not sit on a long queue of records read ahead.
+                if self.queued < size:
+                    # About enough record batches to fill the batch, from their average size.
+                    wanted = max(1, min(64, round((size - self.queued) / self.chunk_records)))
+                    try:
+                        polled = self.consumer.poll(timeout_ms if not self.chunks else 0, wanted)
+                    except Exception as error:  # noqa: BLE001 - broker trouble: it reconnects
+                        log.warning("polling Kafka failed: %s", error)
+                        self.stop.wait(0.5)
+                        continue
+                    self.chunks.extend(polled)
+                    records = sum(len(chunk.values) for chunk in polled)
+                    self.queued += records
+                    if polled:
+                        self.chunk_records = 0.8 * self.chunk_records + 0.2 * records / len(polled)
+                self._fill(size)
+                if self.batch is not None and (
+                    len(self.batch) >= size or time.monotonic() - self.batch.started >= wait_s
+                ):
+                    self._flush()
+                elif self.in_flight is not None and self.in_flight[1].done():
+                    self._settle()
+            self._settle()
+            if self.batch is not None and len(self.batch):
+                self._flush(retry=False)
+                self._settle()
+        except Stopped:
+            pass
+        finally:
+            self.consumer.close()
+            self.db.close()
+            self.dead_letters.close()
+        log.info("stopped: %d rows, %d rejected in %d batches", self.rows, self.rejected, self.batches)
+        return 0
+
+
+def run_worker(settings: Settings, stop: threading.Event | None = None) -> int:
+    """Run an ingest worker until SIGTERM/SIGINT (or stop is set); 0 on a clean stop."""
+    stop = stop or threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        configure_logging(settings)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: stop.set())
+        metrics.serve(settings.ingest_metrics_port)
+    return Worker(settings, stop).run()
