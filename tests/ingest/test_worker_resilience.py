@@ -1,0 +1,83 @@
+"""The worker when things go wrong: the database away and back, signals, and its metrics."""
+
+from __future__ import annotations
+
+import signal
+import time
+import urllib.request
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+
+from ingest import metrics
+from tests.ingest.conftest import (
+    Proxy, committed, end_offsets, produce, running_worker, wait_consumed, wait_for,
+    worker_settings,
+)
+from tests.ingest.helpers import expected_totals
+from tests.ingest.test_worker import assert_exact, reference_runs
+
+pytestmark = pytest.mark.kafka
+
+
+def through(proxy: Proxy, url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:{parts.password}@127.0.0.1:{proxy.port}"))
+
+
+@pytest.mark.slow
+def test_the_database_going_away_mid_ingest_loses_and_doubles_nothing(ingest_database: str, topic: str) -> None:
+    sent = produce(topic, reference_runs(2))
+    proxy = Proxy(urlsplit(ingest_database).port)
+    errors_before = metrics.DATABASE_ERRORS._value.get()  # noqa: SLF001
+    try:
+        settings = worker_settings(through(proxy, ingest_database), topic, SIMUSAGE_BATCH_SIZE="1000")
+        with running_worker(settings) as worker:
+            wait_for(lambda: committed(ingest_database, topic) >= len(sent) // 4, 60, "a quarter ingested")
+            proxy.cut()
+            time.sleep(0.5)  # a commit may have been on its way
+            stalled = committed(ingest_database, topic)
+            time.sleep(2)
+            assert committed(ingest_database, topic) == stalled < len(sent)  # no progress, no crash
+            proxy.restore()
+            wait_consumed(worker, end_offsets(topic), timeout=60)
+    finally:
+        proxy.close()
+    assert metrics.DATABASE_ERRORS._value.get() > errors_before  # noqa: SLF001
+    assert_exact(ingest_database, topic, sent)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_stops_the_worker_cleanly(ingest_database: str, topic: str, worker_processes, signum) -> None:
+    sent = produce(topic, reference_runs(1)[:5000])
+    worker = worker_processes(worker_settings(ingest_database, topic))
+    wait_for(lambda: committed(ingest_database, topic) == len(sent), 60, "the records ingested")
+    started = time.monotonic()
+    worker.signal(signum)
+    assert worker.wait(20) == 0
+    assert time.monotonic() - started < 10
+    assert "stopped:" in worker.path.read_text()
+
+
+def test_metrics_are_served(ingest_database: str, topic: str) -> None:
+    from prometheus_client import start_http_server  # noqa: F401, PLC0415 - what serve uses
+
+    sent = produce(topic, reference_runs(1)[:3000])
+    with running_worker(worker_settings(ingest_database, topic)) as worker:
+        wait_consumed(worker, end_offsets(topic))
+    assert worker.rows + worker.rejected == len(sent)
+    assert expected_totals(sent)
+    with pytest.MonkeyPatch.context():
+        import socket  # noqa: PLC0415
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        assert metrics.serve(port)
+        assert not metrics.serve(port)  # taken: logged, not fatal
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    for name in ("simusage_ingest_events_accepted_total", "simusage_ingest_events_rejected_total",
+                 "simusage_ingest_batches_total", "simusage_ingest_commit_seconds_bucket",
+                 "simusage_ingest_consumer_lag", "simusage_ingest_unknown_card_events_total"):
+        assert name in text
+    assert 'reason="date-invalid"' in text
