@@ -232,9 +232,10 @@ class IngestConsumer:
 
         self._consumer.subscribe([self.topic], listener=Listener())
 
-    def poll(self, timeout_ms: int) -> list[Chunk]:
-        """The chunks fetched since the last poll (rebalance callbacks run in here)."""
-        fetched = self._consumer.poll(timeout_ms=timeout_ms)
+    def poll(self, timeout_ms: int, max_chunks: int = 16) -> list[Chunk]:
+        """Chunks fetched since the last poll, at most max_chunks record batches (or as many
+        records on the slow path); rebalance callbacks run in here."""
+        fetched = self._consumer.poll(timeout_ms=timeout_ms, max_records=max_chunks if self.fast else 4096)
         chunks: list[Chunk] = []
         for tp, items in fetched.items():
             if self.fast:
