@@ -11,7 +11,6 @@ Hours and days are counted from 1970-01-01 UTC, as integers: `time_us // HOUR_US
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -41,6 +40,7 @@ class Batch:
     times: list[int] = field(default_factory=list)
     sims: list[str] = field(default_factory=list)
     counts: list[int] = field(default_factory=list)
+    hourly: dict = field(default_factory=dict)  # (sim, hour) -> [bytes, events]
     rejected: list[Rejected] = field(default_factory=list)
     # (topic, partition) -> [start offset, next offset]
     offsets: dict[tuple[str, int], list[int]] = field(default_factory=dict)
@@ -61,8 +61,9 @@ class Batch:
         else:
             span[1] = chunk.next_offset
         rejected: list[tuple[int, Rejection]] = []
-        parser.parse(chunk.values, self.times, self.sims, self.counts, rejected)
-        self.rejected.extend(Rejected(chunk, index, why) for index, why in rejected)
+        parser.parse(chunk.values, self.times, self.sims, self.counts, rejected, self.hourly)
+        if rejected:
+            self.rejected.extend(Rejected(chunk, index, why) for index, why in rejected)
         self.records += len(chunk.values)
 
     def __len__(self) -> int:
@@ -112,29 +113,8 @@ def _roll(totals: Totals, key_of: Callable[[str], str | None], bucket_of) -> Tot
     return rolled
 
 
-def aggregate(
-    times: list[int],
-    sims: list[str],
-    counts: list[int],
-    organization_of: Mapping[str, str],
-    *,
-    rollups: bool = True,
-) -> Aggregates:
-    """Sum the events per (SIM, hour), then derive per (org, hour), (SIM, day), (org, day).
-
-    Events of cards missing from organization_of count for their SIM card only (no
-    organization), as in the database's usage rows. Without rollups, only the hours and the
-    unknown-card count are computed (TimescaleDB aggregates by itself).
-    """
-    if not rollups:
-        per_card = Counter(sims)
-        return Aggregates(
-            {}, {}, {}, {},
-            hours=sorted({time_us // HOUR_US for time_us in times}),
-            unknown_card_events=sum(
-                events for sim, events in per_card.items() if sim not in organization_of
-            ),
-        )
+def sum_hourly(times: list[int], sims: list[str], counts: list[int]) -> Totals:
+    """(sim, hour) -> [bytes, events] of the columns (the parser sums a batch's as it goes)."""
     hourly: Totals = {}
     get = hourly.get
     for time_us, sim, bytes_used in zip(times, sims, counts):
@@ -145,17 +125,30 @@ def aggregate(
         else:
             total[0] += bytes_used
             total[1] += 1
-    org_get = organization_of.get
-    organization_hourly = _roll(hourly, org_get, _same)
+    return hourly
+
+
+def aggregate(
+    hourly: Totals, organization_of: Mapping[str, str], *, rollups: bool = True
+) -> Aggregates:
+    """From the per (SIM, hour) totals, derive per (org, hour), (SIM, day), (org, day).
+
+    Events of cards missing from organization_of count for their SIM card only (no
+    organization), as in the database's usage rows. Without rollups, only the hours and the
+    unknown-card count are computed (TimescaleDB aggregates by itself).
+    """
+    hours = sorted({hour for _, hour in hourly})
+    unknown = sum(total[1] for (sim, _), total in hourly.items() if sim not in organization_of)
+    if not rollups:
+        return Aggregates({}, {}, {}, {}, hours=hours, unknown_card_events=unknown)
+    organization_hourly = _roll(hourly, organization_of.get, _same)
     return Aggregates(
         sim_card_hourly=hourly,
         organization_hourly=organization_hourly,
         sim_card_daily=_roll(hourly, _same, _day_of_hour),
         organization_daily=_roll(organization_hourly, _same, _day_of_hour),
-        hours=sorted({hour for _, hour in hourly}),
-        unknown_card_events=sum(
-            total[1] for (sim, _), total in hourly.items() if sim not in organization_of
-        ),
+        hours=hours,
+        unknown_card_events=unknown,
     )
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ingest.batch import HOUR_US, Aggregates, Batch, aggregate
 
@@ -96,7 +96,7 @@ class BatchWrite:
     new_sims: list[str]
     usage_stream: bytes | None = None
     stage_stream: bytes | None = None
-    dead_letters_sent: bool = False
+    dead_letters: list = field(default_factory=list)  # sent, to confirm before commit
 
 
 def prepare(
@@ -106,7 +106,7 @@ def prepare(
     sends bytes. seen: cards known to be in sim_card_seen already."""
     postgres = mode == "postgres"
     owners = encoder.organization_of
-    aggregates = aggregate(batch.times, batch.sims, batch.counts, owners, rollups=postgres)
+    aggregates = aggregate(batch.hourly, owners, rollups=postgres)
     write = BatchWrite(batch, aggregates, owners, sorted(set(batch.sims) - seen))
     if use_copy:
         write.usage_stream = encoder.usage(batch.times, batch.sims, batch.counts)

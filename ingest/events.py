@@ -29,6 +29,7 @@ import orjson
 
 MAX_BYTES_USED = 2**40
 MICROSECONDS_PER_SECOND = 1_000_000
+_HOUR_US = 3600 * MICROSECONDS_PER_SECOND
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)  # exclusive
 _EARLIEST_US = 0
@@ -221,8 +222,13 @@ class FastParser:
         sims: list[str],
         counts: list[int],
         rejected: list[tuple[int, Rejection]],
+        hourly: dict | None = None,
     ) -> None:
-        """Append the events of values to the columns; (index, Rejection) of the others."""
+        """Append the events of values to the columns; (index, Rejection) of the others; and
+        add them into hourly, (sim, hour since 1970) -> [bytes, events], when given (summed
+        here because this loop visits every event anyway)."""
+        if hourly is None:
+            hourly = {}
         start = len(times)
         try:
             text = b"\n".join(values).decode("utf-8")
@@ -230,10 +236,11 @@ class FastParser:
             text = ""
         rows = _CANONICAL.findall(text) if text.count("\n") == len(values) - 1 else ()
         if len(rows) != len(values):
-            self._parse_one_by_one(values, times, sims, counts, rejected)
+            self._parse_one_by_one(values, times, sims, counts, rejected, hourly)
             return
         days_get, times_of_day_get = self._days.get, self._times_of_day.get
         add_time, add_sim, add_count = times.append, sims.append, counts.append
+        hourly_get = hourly.get
         skipped = 0
         for sim, json_int, string_int, day, time_of_day in rows:
             day_us = days_get(day, -1)
@@ -249,17 +256,28 @@ class FastParser:
                 rejected.append((index, parse_event(values[index])))
                 skipped += 1
                 continue
-            add_time(day_us + seconds)
+            time_us = day_us + seconds
+            add_time(time_us)
             add_sim(sim)
             add_count(count)
+            slot = (sim, time_us // _HOUR_US)
+            total = hourly_get(slot)
+            if total is None:
+                hourly[slot] = [count, 1]
+            else:
+                total[0] += count
+                total[1] += 1
 
     @staticmethod
-    def _parse_one_by_one(values, times, sims, counts, rejected) -> None:
+    def _parse_one_by_one(values, times, sims, counts, rejected, hourly) -> None:
         for index, value in enumerate(values):
             event = parse_event(value)
             if type(event) is Event:
                 times.append(event.time_us)
                 sims.append(event.sim_card_id)
                 counts.append(event.bytes_used)
+                total = hourly.setdefault((event.sim_card_id, event.time_us // _HOUR_US), [0, 0])
+                total[0] += event.bytes_used
+                total[1] += 1
             else:
                 rejected.append((index, event))

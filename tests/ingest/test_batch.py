@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.batch import Batch, DiscontinuousChunk, aggregate, coalesce, merge_ranges
+from ingest.batch import Batch, DiscontinuousChunk, aggregate, coalesce, merge_ranges, sum_hourly
 from ingest.events import FastParser
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -41,7 +41,7 @@ def test_totals_equal_a_calendar_group_by(drawn: list) -> None:
     times = [(moment - EPOCH) // timedelta(microseconds=1) for moment, _, _ in drawn]
     sims = [sim for _, sim, _ in drawn]
     counts = [count for _, _, count in drawn]
-    result = aggregate(times, sims, counts, OWNERS)
+    result = aggregate(sum_hourly(times, sims, counts), OWNERS)
 
     expected = {name: defaultdict(lambda: [0, 0]) for name in
                 ("sim_card_hourly", "organization_hourly", "sim_card_daily", "organization_daily")}
@@ -58,14 +58,14 @@ def test_totals_equal_a_calendar_group_by(drawn: list) -> None:
     assert result.hours == sorted({hour_number(moment) for moment, _, _ in drawn})
     assert result.unknown_card_events == sum(1 for _, sim, _ in drawn if sim not in OWNERS)
     # Without rollups (TimescaleDB mode): the same hours and unknown count, no totals.
-    light = aggregate(times, sims, counts, OWNERS, rollups=False)
+    light = aggregate(sum_hourly(times, sims, counts), OWNERS, rollups=False)
     assert (light.hours, light.unknown_card_events) == (result.hours, result.unknown_card_events)
     assert light.rows("sim_card_hourly") == []
 
 
 def test_rows_are_in_primary_key_order() -> None:
     hour = 3600 * 10**6
-    result = aggregate([5 * hour, hour, 3 * hour, hour], ["2", "2", "1", "1"], [1, 2, 3, 4], OWNERS)
+    result = aggregate(sum_hourly([5 * hour, hour, 3 * hour, hour], ["2", "2", "1", "1"], [1, 2, 3, 4]), OWNERS)
     assert result.rows("sim_card_hourly") == [("1", 1, 4, 1), ("1", 3, 3, 1), ("2", 1, 2, 1), ("2", 5, 1, 1)]
     assert result.rows("organization_hourly") == [("org-a", 1, 6, 2), ("org-a", 3, 3, 1), ("org-a", 5, 1, 1)]
 
@@ -127,6 +127,7 @@ def test_batch_tracks_offsets_per_partition_and_rejections() -> None:
     batch.add(FakeChunk("t", 0, 12, 15, [VALUE]), parser)  # a gap of offsets inside: compaction
     assert batch.partitions("t") == [(0, 10, 15), (1, 0, 1)]
     assert len(batch) == 4 and batch.counts == [5, 5, 5]
+    assert batch.hourly == sum_hourly(batch.times, batch.sims, batch.counts)
     assert [(r.index, r.rejection.reason) for r in batch.rejected] == [(1, "date-invalid")]
     with pytest.raises(DiscontinuousChunk):
         batch.add(FakeChunk("t", 1, 5, 6, [VALUE]), parser)

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from ingest.batch import sum_hourly
 from ingest.events import REASONS, Event, FastParser, Rejection, parse_event
 
 
@@ -116,8 +117,9 @@ def test_every_reason_is_exercised() -> None:
 
 
 def parse_chunk(values: list) -> tuple[list, list, list, list]:
-    times, sims, counts, rejected = [], [], [], []
-    FastParser().parse(values, times, sims, counts, rejected)
+    times, sims, counts, rejected, hourly = [], [], [], [], {}
+    FastParser().parse(values, times, sims, counts, rejected, hourly)
+    assert hourly == sum_hourly(times, sims, counts)
     return times, sims, counts, rejected
 
 
