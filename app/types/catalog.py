@@ -45,6 +45,8 @@ CardsAfter = Annotated[
 
 @strawberry.type(description="A SIM card: known from the inventory or from its usage.")
 class SimCard:
+    """A SIM card the viewer may see."""
+
     id: strawberry.ID = strawberry.field(
         description="The SIM card id as it appears in events, e.g. 89440001."
     )
@@ -75,12 +77,16 @@ class SimCard:
 
 @strawberry.type(description="A SIM card in a list, with its cursor.")
 class SimCardEdge:
+    """A SIM card and its cursor."""
+
     cursor: str = strawberry.field(description="Opaque cursor of this card, for `after`.")
     node: SimCard = strawberry.field(description="The SIM card.")
 
 
 @strawberry.type(description="A page of SIM cards, ordered by id.")
 class SimCardConnection:
+    """A page of SIM cards; totalCount is read only when asked."""
+
     edges: list[SimCardEdge] = strawberry.field(description="The page's cards, by id.")
     page_info: PageInfo = strawberry.field(description="Where this page lies in the list.")
     count: strawberry.Private[Callable[[], Awaitable[int]]]
@@ -92,6 +98,8 @@ class SimCardConnection:
 
 @strawberry.type(description="A customer organization: it owns SIM cards in the inventory.")
 class Organization:
+    """An organization the viewer may see."""
+
     id: strawberry.ID = strawberry.field(description="The organization id, e.g. f00ff.")
 
     @strawberry.field(description="The organization's SIM cards in the inventory, by id.")
@@ -116,12 +124,16 @@ class Organization:
 
 @strawberry.type(description="An organization in a list, with its cursor.")
 class OrganizationEdge:
+    """An organization and its cursor."""
+
     cursor: str = strawberry.field(description="Opaque cursor of this organization, for `after`.")
     node: Organization = strawberry.field(description="The organization.")
 
 
 @strawberry.type(description="A page of organizations, ordered by id.")
 class OrganizationConnection:
+    """A page of organizations; totalCount is read only when asked."""
+
     edges: list[OrganizationEdge] = strawberry.field(description="The page's organizations, by id.")
     page_info: PageInfo = strawberry.field(description="Where this page lies in the list.")
     count: strawberry.Private[Callable[[], Awaitable[int]]]

@@ -17,12 +17,16 @@ from app.types.common import PageInfo
 
 @strawberry.enum(description="The width of a usage bucket, in UTC.")
 class Granularity(Enum):
+    """The width of a usage bucket."""
+
     HOURLY = strawberry.enum_value("HOURLY", description="One bucket per whole UTC hour.")
     DAILY = strawberry.enum_value("DAILY", description="One bucket per UTC day, midnight to midnight.")
 
 
 @strawberry.type(description="The usage in one bucket of time.")
 class UsageBucket:
+    """One bucket of a usage series."""
+
     start: DateTime = strawberry.field(
         description="Start of the bucket, UTC; the bucket covers [start, start + granularity)."
     )
@@ -32,6 +36,8 @@ class UsageBucket:
 
 @strawberry.type(description="A bucket of a usage connection, with its cursor.")
 class UsageEdge:
+    """A bucket and its cursor."""
+
     cursor: str = strawberry.field(
         description="Opaque cursor of this bucket, for `after` or `before` of the same series."
     )
@@ -50,6 +56,8 @@ def _edge(edge: Edge) -> UsageEdge:
 
 @strawberry.type(description="A page of usage buckets, with totals over the whole interval.")
 class UsageConnection:
+    """A page of a usage series; every field reads lazily from the series."""
+
     series: strawberry.Private[UsageSeries]
 
     @strawberry.field(description="The page's buckets, in time order.")
