@@ -46,3 +46,16 @@ def serve(port: int) -> bool:
         log.warning("metrics not served on port %d: %s", port, error)
         return False
     return True
+
+
+def batch_committed(batch, unknown_card_events: int, seconds: float, lags: dict[int, int]) -> None:
+    """Count a committed batch: its rows, rejections by reason, time, and the lag after it."""
+    ACCEPTED.inc(len(batch.times))
+    for item in batch.rejected:
+        REJECTED.labels(item.rejection.reason).inc()
+    UNKNOWN_CARD.inc(unknown_card_events)
+    BATCHES.inc()
+    BATCH_SIZE.observe(len(batch))
+    COMMIT_SECONDS.observe(seconds)
+    for partition, lag in lags.items():
+        LAG.labels(str(partition)).set(lag)

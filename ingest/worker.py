@@ -1,11 +1,11 @@
 """`simusage ingest`: the loop from the Kafka topic to the usage tables, exactly once.
 
 Main thread: poll chunks -> parse them into a batch -> when the batch is full or old enough,
-total and encode it -> hand it to the database thread -> go on parsing the next batch.
-Database thread: produce and flush the batch's dead letters -> one transaction (offsets
-compare-and-set, raw rows, cards seen, rollups or late ranges) -> commit. Back on the main
-thread, once that commit is known: advisory Kafka commit, metrics, one log line; in
-TimescaleDB mode the late ranges are refreshed in the aggregates soon after.
+total and encode it, start producing its dead letters -> hand it to the database thread -> go
+on parsing the next batch. Database thread: one transaction (offsets compare-and-set, raw rows,
+cards seen, rollups or late ranges; then wait for the broker to acknowledge the dead letters)
+-> commit. Back on the main thread, once that commit is known: advisory Kafka commit, metrics,
+one log line; in TimescaleDB mode the late ranges are refreshed in the aggregates soon after.
 
 The database holds the truth about what has been consumed: on every assignment the partitions
 are positioned at the offsets stored with the rows, and a batch whose offsets another worker
@@ -22,11 +22,9 @@ import threading
 import time
 from collections import deque
 
-from kafka.errors import KafkaError
-
 from ingest import metrics
 from ingest.batch import Batch, DiscontinuousChunk
-from ingest.consumer import IngestConsumer
+from ingest.consumer import connect
 from ingest.database import Database, Stopped
 from ingest.dead_letters import DeadLetters
 from ingest.encoding import BatchWrite, RowEncoder, prepare
@@ -157,42 +155,44 @@ class Worker:
         self._refresh_due = self._refresh_due or late > 0
         rows, rejected = len(batch.times), len(batch.rejected)
         self.rows, self.rejected, self.batches = self.rows + rows, self.rejected + rejected, self.batches + 1
-        metrics.ACCEPTED.inc(rows)
-        for item in batch.rejected:
-            metrics.REJECTED.labels(item.rejection.reason).inc()
-        metrics.UNKNOWN_CARD.inc(write.aggregates.unknown_card_events)
-        metrics.BATCHES.inc()
-        metrics.BATCH_SIZE.observe(len(batch))
-        metrics.COMMIT_SECONDS.observe(elapsed)
         lags = self.consumer.lag(spans)
-        for partition, lag in lags.items():
-            metrics.LAG.labels(str(partition)).set(lag)
+        metrics.batch_committed(batch, write.aggregates.unknown_card_events, elapsed, lags)
         log.info("batch: %d records, %d rows, %d rejected, lag %s, %.0f ms", len(batch), rows,
                  rejected, sum(lags.values()) if lags else "?", elapsed * 1000)
 
-    def _background(self, name: str, action, apply) -> None:
-        """Start action on the database thread unless running; apply its result when done."""
+    def _collect(self, name: str, apply, failed=None) -> bool:
+        """Apply the result of a finished background call; True if none is running now."""
         future = self._pending.get(name)
         if future is None:
-            self._pending[name] = self.db.run(action)
-        elif future.done():
-            del self._pending[name]
-            try:
-                apply(future.result())
-            except Exception as error:  # noqa: BLE001
-                log.warning("%s failed: %s", name, error)
+            return True
+        if not future.done():
+            return False
+        del self._pending[name]
+        try:
+            apply(future.result())
+        except Exception as error:  # noqa: BLE001 - logged, tried again later
+            log.warning("%s failed: %s", name, error)
+            if failed:
+                failed()
+        return True
 
     def _housekeeping(self) -> None:
+        """Background database calls: inventory reloads, late-range refreshes (TimescaleDB)."""
         now = time.monotonic()
-        if now - self._inventory_loaded >= self.settings.inventory_refresh_s or "inventory" in self._pending:
-            self._background("inventory", load_owners, self._load_inventory)
-        refresh_every = self.settings.late_refresh_interval_ms / 1000
-        if self.db.mode == "timescaledb" and (
-            "refresh" in self._pending or (self._refresh_due and now - self._refreshed >= refresh_every)
+        if self._collect("inventory", self._load_inventory) and (
+            now - self._inventory_loaded >= self.settings.inventory_refresh_s
         ):
-            self._refresh_due = False
-            self._refreshed = now
-            self._background("refresh", refresh_pending, self._refreshed_late)
+            self._pending["inventory"] = self.db.run(load_owners)
+        if self.db.mode != "timescaledb":
+            return
+        if self._collect("refresh", self._refreshed_late, self._refresh_failed) and (
+            self._refresh_due and now - self._refreshed >= self.settings.late_refresh_interval_ms / 1000
+        ):
+            self._refresh_due, self._refreshed = False, now
+            self._pending["refresh"] = self.db.run(refresh_pending)
+
+    def _refresh_failed(self) -> None:
+        self._refresh_due = True
 
     def _refreshed_late(self, calls: int) -> None:
         self.late_refreshes += calls
@@ -217,17 +217,23 @@ class Worker:
                 self._drop()
                 self._assigned(list(self.consumer.assignment()))
 
-    def _consumer(self) -> IngestConsumer:
-        """Join the group, retrying while no broker answers."""
-        delay = 0.5
-        while True:
-            try:
-                return IngestConsumer(self.settings, self._assigned, self._revoked)
-            except KafkaError as error:
-                log.warning("Kafka unavailable (%s); retrying in %.1f s", error, delay)
-                if self.stop.wait(delay):
-                    raise Stopped from None
-                delay = min(delay * 2, 5.0)
+    def _poll(self, timeout_ms: int, size: int) -> bool:
+        """Poll little and often: rebalances happen inside poll, so a worker must not sit on a
+        long queue of records read ahead. False if the broker could not be polled."""
+        # About enough record batches to fill the batch, from their average size.
+        wanted = max(1, min(64, round((size - self.queued) / self.chunk_records)))
+        try:
+            polled = self.consumer.poll(timeout_ms if not self.chunks else 0, wanted)
+        except Exception as error:  # noqa: BLE001 - broker trouble: kafka-python reconnects
+            log.warning("polling Kafka failed: %s", error)
+            self.stop.wait(0.5)
+            return False
+        self.chunks.extend(polled)
+        records = sum(len(chunk.values) for chunk in polled)
+        self.queued += records
+        if polled:
+            self.chunk_records = 0.8 * self.chunk_records + 0.2 * records / len(polled)
+        return True
 
     def run(self) -> int:
         """Consume until asked to stop; return the process exit code."""
@@ -235,8 +241,11 @@ class Worker:
         try:
             self._load_inventory(self.db.call(load_owners))
             self.dead_letters = DeadLetters(self.settings)
-            self.consumer = self._consumer()
+            self.consumer = connect(self.settings, self._assigned, self._revoked, self.stop)
         except Stopped:
+            self.db.close()
+            return 0
+        if self.consumer is None:  # stopped while waiting for a broker
             self.db.close()
             return 0
         log.info("consuming %s as group %s", self.settings.topic, self.settings.consumer_group)
@@ -248,22 +257,8 @@ class Worker:
                 if self.batch is not None:
                     left = self.batch.started + wait_s - time.monotonic()
                     timeout_ms = max(0, min(timeout_ms, int(left * 1000)))
-                # Poll little and often: the group's rebalances happen inside poll, so a
-                # worker must not sit on a long queue of records read ahead.
-                if self.queued < size:
-                    # About enough record batches to fill the batch, from their average size.
-                    wanted = max(1, min(64, round((size - self.queued) / self.chunk_records)))
-                    try:
-                        polled = self.consumer.poll(timeout_ms if not self.chunks else 0, wanted)
-                    except Exception as error:  # noqa: BLE001 - broker trouble: it reconnects
-                        log.warning("polling Kafka failed: %s", error)
-                        self.stop.wait(0.5)
-                        continue
-                    self.chunks.extend(polled)
-                    records = sum(len(chunk.values) for chunk in polled)
-                    self.queued += records
-                    if polled:
-                        self.chunk_records = 0.8 * self.chunk_records + 0.2 * records / len(polled)
+                if self.queued < size and not self._poll(timeout_ms, size):
+                    continue
                 self._fill(size)
                 if self.batch is not None and (
                     len(self.batch) >= size or time.monotonic() - self.batch.started >= wait_s

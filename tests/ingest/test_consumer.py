@@ -1,55 +1,39 @@
-"""Cutting Kafka record batches into chunks: the same records kafka-python itself decodes."""
+"""The group consumer on the real broker: chunks, and the public-API fallback giving the same."""
 
 from __future__ import annotations
 
-import struct
+import pytest
 
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from kafka.record.default_records import DefaultRecordBatch, DefaultRecordBatchBuilder
+from ingest.consumer import IngestConsumer
+from tests.conftest import settings_for
+from tests.ingest.conftest import end_offsets, produce, wait_for
 
-from ingest.consumer import chunk_of_batch
+pytestmark = pytest.mark.kafka
 
-
-def test_kafka_python_checks_crcs_with_the_c_extension() -> None:
-    """Without the crc32c package kafka-python checks every batch's CRC in pure Python, 3.3x
-    slower end to end: a missing package must fail here, not only show in the benchmark."""
-    import crc32c  # noqa: PLC0415 - the point is that this import must work
-    from kafka.record import util  # noqa: PLC0415
-
-    assert util._crc32c is crc32c.crc32c  # noqa: SLF001
-    assert util.calc_crc32c(b"123456789") == 0xE3069283  # the CRC-32C check value
+GOOD = b'{"sim-card-id": "89440001", "bytes-used": 100, "date": "2020-02-01T10:15:00Z"}'
 
 
-def record_batch(records: list, base_offset: int, compression: int = 0) -> DefaultRecordBatch:
-    builder = DefaultRecordBatchBuilder(
-        magic=2, compression_type=compression, is_transactional=False, producer_id=-1,
-        producer_epoch=-1, base_sequence=-1, batch_size=1 << 24,
-    )
-    for delta, (key, value, headers) in enumerate(records):
-        builder.append(delta, timestamp=1_700_000_000_000 + delta, key=key, value=value, headers=headers)
-    buffer = bytearray(builder.build())
-    struct.pack_into(">q", buffer, 0, base_offset)  # the base offset is outside the CRC
-    batch = DefaultRecordBatch(bytes(buffer))
-    assert batch.validate_crc()
-    return batch
-
-
-payloads = st.one_of(st.none(), st.binary(max_size=40), st.binary(min_size=100, max_size=20_000))
-headers = st.lists(st.tuples(st.text(max_size=10), st.one_of(st.none(), st.binary(max_size=300))), max_size=3)
-records = st.lists(st.tuples(payloads, payloads, headers), min_size=1, max_size=25)
-
-
-@settings(max_examples=150, deadline=None)
-@given(records, st.integers(0, 2**40), st.sampled_from([0, 1]), st.data())
-def test_chunks_hold_what_kafka_python_decodes(drawn: list, base: int, compression: int, data) -> None:
-    batch = record_batch(drawn, base, compression)
-    expected = list(record_batch(drawn, base, compression))
-    skip = data.draw(st.integers(0, len(drawn) - 1))  # fetched from the middle, after a seek
-    chunk = chunk_of_batch("topic", 3, base + skip, batch)
-    assert (chunk.topic, chunk.partition) == ("topic", 3)
-    assert (chunk.start_offset, chunk.next_offset) == (base + skip, base + len(drawn))
-    kept = expected[skip:]
-    assert [bytes(v) if v is not None else None for v in chunk.values] == [r.value for r in kept]
-    for index, record in enumerate(kept):
-        assert chunk.record(index) == (record.offset, record.key, record.value, list(record.headers))
+def test_the_slow_consumer_path_gives_the_same_chunks(topic: str) -> None:
+    sent = produce(topic, [(b"k", v) for v in [GOOD, None, b"x" * 300, GOOD]] * 50)
+    ends = end_offsets(topic)
+    seen = {}
+    for fast in (True, False):
+        settings = settings_for("postgresql://unused/x", SIMUSAGE_TOPIC=topic,
+                                SIMUSAGE_CONSUMER_GROUP=f"{topic}-{fast}")
+        chunks = []
+        consumer = IngestConsumer(settings, lambda p: None, lambda p: None, fast=fast)
+        assert consumer.fast is fast
+        wait_for(lambda: chunks.extend(consumer.poll(200)) or
+                 sum(len(c.values) for c in chunks) >= len(sent), 30, "all records")
+        consumer.close()
+        per_partition = {}
+        for chunk in chunks:
+            values = per_partition.setdefault(chunk.partition, [])
+            values.extend(
+                chunk.record(i)[1:3] + (chunk.record(i)[0],) for i in range(len(chunk.values))
+            )
+            assert [bytes(v) if v is not None else None for v in chunk.values] == [
+                chunk.record(i)[2] for i in range(len(chunk.values))]
+        seen[fast] = per_partition
+        assert {p: len(v) for p, v in per_partition.items()} == {p: e for p, e in ends.items() if e}
+    assert seen[True] == seen[False]

@@ -107,35 +107,6 @@ def test_bad_records_go_to_the_dead_letter_topic_and_change_nothing_else(ingest_
         assert headers["simusage-detail"]
 
 
-def test_the_slow_consumer_path_gives_the_same_chunks(topic: str) -> None:
-    from ingest.consumer import IngestConsumer  # noqa: PLC0415
-    from tests.conftest import settings_for  # noqa: PLC0415
-
-    sent = produce(topic, [(b"k", v) for v in [GOOD, None, b"x" * 300, GOOD]] * 50)
-    ends = end_offsets(topic)
-    seen = {}
-    for fast in (True, False):
-        settings = settings_for("postgresql://unused/x", SIMUSAGE_TOPIC=topic,
-                                SIMUSAGE_CONSUMER_GROUP=f"{topic}-{fast}")
-        chunks = []
-        consumer = IngestConsumer(settings, lambda p: None, lambda p: None, fast=fast)
-        assert consumer.fast is fast
-        wait_for(lambda: chunks.extend(consumer.poll(200)) or
-                 sum(len(c.values) for c in chunks) >= len(sent), 30, "all records")
-        consumer.close()
-        per_partition = {}
-        for chunk in chunks:
-            values = per_partition.setdefault(chunk.partition, [])
-            values.extend(
-                chunk.record(i)[1:3] + (chunk.record(i)[0],) for i in range(len(chunk.values))
-            )
-            assert [bytes(v) if v is not None else None for v in chunk.values] == [
-                chunk.record(i)[2] for i in range(len(chunk.values))]
-        seen[fast] = per_partition
-        assert {p: len(v) for p, v in per_partition.items()} == {p: e for p, e in ends.items() if e}
-    assert seen[True] == seen[False]
-
-
 def reference_runs(count: int) -> list[tuple[bytes, bytes]]:
     return [pair for run in range(count) for pair in reference_events(seed=run)]
 
