@@ -53,3 +53,21 @@ def test_everything_has_a_description() -> None:
             missing += [f"{name}.{value}" for value, enum in graphql_type.values.items()
                         if not enum.description]
     assert missing == []
+
+
+def test_validation_runs_once_per_query_text(runner, monkeypatch) -> None:
+    # strawberry issue 4635: limiters that build their rules per request defeat this cache.
+    import strawberry.schema.schema as strawberry_schema
+
+    calls = []
+    validate = strawberry_schema.validate
+
+    def counting(*arguments, **keywords):
+        calls.append(1)
+        return validate(*arguments, **keywords)
+
+    monkeypatch.setattr(strawberry_schema, "validate", counting)
+    query = "query ValidatedOnce { organizations { totalCount } }"
+    for _ in range(3):
+        runner.data(query)
+    assert len(calls) == 1
