@@ -31,6 +31,9 @@ COMMIT_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 LAG = Gauge("simusage_ingest_consumer_lag", "Records behind the partition's end", ["partition"])
+LOST = Counter(
+    "simusage_ingest_records_lost", "Offsets skipped: gone from Kafka before they were read"
+)
 LATE_REFRESHES = Counter(
     "simusage_ingest_late_refreshes", "Continuous-aggregate refreshes run for late events"
 )

@@ -54,6 +54,7 @@ class Worker:
         self.encoder = RowEncoder({})
         self.seen: set[str] = set()
         self.committed: dict[int, int] = {}  # partition -> next offset, as last committed
+        self.expected: dict[int, int | None] = {}  # partition -> where the next chunk starts
         self.rows = self.rejected = self.batches = self.late_refreshes = 0
         self._inventory_loaded = self._refreshed = 0.0
         self._refresh_due = True  # leftovers of a previous run
@@ -70,6 +71,7 @@ class Worker:
             return
         for tp in partitions:
             self.consumer.seek(tp, offsets.get(tp.partition))
+            self.expected[tp.partition] = offsets.get(tp.partition)
         log.info("assigned partitions %s at %s", numbers,
                  {p: offsets.get(p, "beginning") for p in numbers})
 
@@ -210,7 +212,9 @@ class Worker:
             try:
                 chunk = self.chunks.popleft()
                 self.queued -= len(chunk.values)
+                self._skip_lost(chunk)
                 self.batch.add(chunk, self.parser)
+                self.expected[chunk.partition] = chunk.next_offset
             except DiscontinuousChunk as error:
                 log.error("%s; re-reading from the stored offsets", error)
                 self._settle()
@@ -234,6 +238,17 @@ class Worker:
         if polled:
             self.chunk_records = 0.8 * self.chunk_records + 0.2 * records / len(polled)
         return True
+
+    def _skip_lost(self, chunk) -> None:
+        """Records the database expects but Kafka no longer has (deleted by retention while
+        no worker ran) are lost: say so loudly and move the stored offset past them, rather
+        than conflict on them forever."""
+        expected = self.expected.get(chunk.partition)
+        if expected is not None and chunk.start_offset > expected:
+            log.error("partition %d: offsets %d to %d are no longer in Kafka (retention?): "
+                      "skipped", chunk.partition, expected, chunk.start_offset - 1)
+            metrics.LOST.inc(chunk.start_offset - expected)
+            chunk.start_offset = expected
 
     def run(self) -> int:
         """Consume until asked to stop; return the process exit code."""

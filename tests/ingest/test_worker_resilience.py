@@ -8,14 +8,17 @@ import urllib.request
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from kafka import TopicPartition
+from kafka.admin import KafkaAdminClient
 
 from ingest import metrics
 from tests.ingest.conftest import (
     Proxy, committed, end_offsets, produce, running_worker, wait_consumed, wait_for,
     worker_settings,
 )
+from tests.conftest import KAFKA
 from tests.ingest.helpers import expected_totals
-from tests.ingest.test_worker import assert_exact, reference_runs
+from tests.ingest.test_worker import assert_exact, reference_runs, totals
 
 pytestmark = pytest.mark.kafka
 
@@ -81,3 +84,24 @@ def test_metrics_are_served(ingest_database: str, topic: str) -> None:
                  "simusage_ingest_consumer_lag", "simusage_ingest_unknown_card_events_total"):
         assert name in text
     assert 'reason="date-invalid"' in text
+
+
+def test_records_deleted_from_kafka_before_they_were_read_are_skipped_loudly(
+    ingest_database: str, topic: str, caplog
+) -> None:
+    events = reference_runs(1)[1440:1740]  # day 1: all valid
+    first = produce(topic, events[:100], partition=0)
+    settings = worker_settings(ingest_database, topic)
+    with running_worker(settings) as worker:
+        wait_consumed(worker, end_offsets(topic))
+    later = produce(topic, events[100:], partition=0)  # offsets 100..299, read by nobody yet
+    admin = KafkaAdminClient(bootstrap_servers=KAFKA)
+    admin.delete_records({TopicPartition(topic, 0): 150})  # retention took 100..149
+    admin.close()
+    lost_before = metrics.LOST._value.get()  # noqa: SLF001
+    with running_worker(settings) as worker:
+        wait_consumed(worker, end_offsets(topic))
+    assert metrics.LOST._value.get() - lost_before == 50  # noqa: SLF001
+    assert "offsets 100 to 149 are no longer in Kafka" in caplog.text
+    assert committed(ingest_database, topic) == 300
+    assert totals(ingest_database) == expected_totals(first + later[50:])
