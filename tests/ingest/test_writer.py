@@ -116,3 +116,24 @@ def test_late_events_reach_the_continuous_aggregates(timescaledb_database: str) 
         assert connection.execute("SELECT count(*) FROM aggregate_refresh_pending").fetchone() == (0,)
         assert database_totals(connection) == raw_totals(connection) == expected_totals(recent + late)
         assert refresh_pending(connection) == 0
+
+
+@pytest.mark.timescaledb
+def test_a_year_of_backfill_is_a_few_refreshes(timescaledb_database: str) -> None:
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    with psycopg.connect(timescaledb_database, autocommit=True) as connection:
+        use_copy = copy_works(connection)
+        write(connection, batch_of([value("89440001", 1, now - timedelta(days=2))]),
+              mode="timescaledb", use_copy=use_copy)
+        for name in ("usage_sim_card_hourly", "usage_organization_hourly",
+                     "usage_sim_card_daily", "usage_organization_daily"):
+            connection.execute("CALL refresh_continuous_aggregate(%s, NULL, %s)", (name, now - timedelta(hours=1)))
+        start = datetime(2021, 1, 1, tzinfo=UTC)
+        year = [value(f"894400{1 + i % 14:02d}", i, start + timedelta(hours=5 * i)) for i in range(1752)]
+        queued = 0
+        for part in range(0, len(year), 300):  # several batches, as a backfill arrives
+            queued += write(connection, batch_of(year[part:part + 300], start=1 + part),
+                            mode="timescaledb", use_copy=use_copy)
+        assert queued == 6  # one coalesced range a batch
+        assert refresh_pending(connection) == 4  # merged again: one range, four aggregates
+        assert database_totals(connection) == raw_totals(connection)
