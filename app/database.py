@@ -9,18 +9,8 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from app.queries import session
 from simusage.settings import Settings
-
-# Run once per new connection. SET (not the `options` startup parameter) works through
-# poolers and on PGlite. Read-only: no resolver can change data even by mistake.
-CONFIGURE_SESSION = """
-    SELECT set_config('statement_timeout', %s, false),
-           set_config('TimeZone', 'UTC', false),
-           set_config('default_transaction_read_only', 'on', false)
-"""
-
-SERVER_REACHABLE = "SELECT 1"
-MIGRATION_REVISION = "SELECT version_num FROM alembic_version"
 
 # How long a request waits for a free connection before it fails as SERVICE_UNAVAILABLE.
 POOL_WAIT_SECONDS = 10.0
@@ -45,7 +35,7 @@ class Database:
         )
 
     async def _configure(self, connection: psycopg.AsyncConnection) -> None:
-        await connection.execute(CONFIGURE_SESSION, [str(self.statement_timeout_ms)])
+        await session.configure_session(connection, self.statement_timeout_ms)
 
     async def open(self) -> None:
         """Open the pool without waiting: the API starts even while the database is down."""
@@ -70,9 +60,4 @@ class Database:
     async def migration_revision(self) -> str | None:
         """The database's Alembic revision, or None before the first migration."""
         async with self.pool.connection() as connection:
-            try:
-                cursor = await connection.execute(MIGRATION_REVISION)
-            except psycopg.errors.UndefinedTable:
-                return None
-            row = await cursor.fetchone()
-            return row[0] if row else None
+            return await session.migration_revision(connection)
