@@ -113,3 +113,31 @@ def test_totals_beyond_31_and_53_bits_are_exact(postgres_database: str) -> None:
     assert [edge["node"]["bytesUsed"] for edge in data["o"]["usage"]["edges"]] == [
         "3000000003", str(2 * big)
     ]
+
+
+def test_pages_stay_put_while_data_arrives(postgres_database: str) -> None:
+    hour = timedelta(hours=1)
+    every_third_hour = [(START + n * 3 * hour, card, 1) for n in range(8) for card in ("1001", "1002")]
+    load(postgres_database, {"1001": "alpha", "1002": "alpha"}, every_third_hour)
+    schema_runner = Runner(settings_for(postgres_database))
+    query = """query Page($card: ID!, $after: String, $skip: Boolean!) { simCard(id: $card) {
+      usage(from: "2022-02-10", to: "2022-02-11", granularity: HOURLY, skipEmpty: $skip, first: 3,
+            after: $after) { edges { cursor node { start } } } } }"""
+
+    def starts(edges: list[dict]) -> list[str]:
+        return [edge["node"]["start"][11:16] for edge in edges]
+
+    try:
+        dense = schema_runner.data(query, {"card": "1001", "skip": False})["simCard"]["usage"]["edges"]
+        sparse = schema_runner.data(query, {"card": "1002", "skip": True})["simCard"]["usage"]["edges"]
+        assert starts(dense) == ["00:00", "01:00", "02:00"]
+        assert starts(sparse) == ["00:00", "03:00", "06:00"]
+        # New usage before the cursors, inside the first pages, and in empty hours after them.
+        arrivals = [(START + n * hour, card, 5) for n in (1, 4, 5, 7) for card in ("1001", "1002")]
+        load(postgres_database, {}, arrivals)
+        dense = schema_runner.data(query, {"card": "1001", "skip": False, "after": dense[-1]["cursor"]})
+        sparse = schema_runner.data(query, {"card": "1002", "skip": True, "after": sparse[-1]["cursor"]})
+    finally:
+        schema_runner.close()
+    assert starts(dense["simCard"]["usage"]["edges"]) == ["03:00", "04:00", "05:00"]
+    assert starts(sparse["simCard"]["usage"]["edges"]) == ["07:00", "09:00", "12:00"]
