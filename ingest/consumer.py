@@ -8,6 +8,9 @@ partition) and cuts each record batch into values (ingest.records, about 0.5 us 
 after the same CRC check. If a kafka-python release moves that seam, `IngestConsumer` falls
 back to the public API and builds the same chunks from `ConsumerRecord`s, only slower.
 
+Transactions: the consumer reads uncommitted (the producers of usage events are not
+transactional); a transactional producer's aborted records would be ingested.
+
 Offsets: the database is the truth. On every assignment the worker's callback seeks each
 partition to the offset stored with the rows (or the beginning); Kafka's committed offsets are
 only advisory, for lag dashboards.
