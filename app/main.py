@@ -22,6 +22,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
+from app.authentication import install_authentication
 from app.context import RequestContext
 from app.database import Database
 from app.limits import RequestSizeLimit
@@ -93,20 +94,10 @@ async def readiness(database: Database, head: str) -> JSONResponse:
     return JSONResponse({"status": "ready", "revision": revision})
 
 
-def _install_authentication(app: FastAPI, settings: Settings, database: Database) -> None:
-    try:
-        from app.authentication import install_authentication
-    except ImportError:
-        return  # without it, get_context refuses every request unless SIMUSAGE_AUTH=off
-    install_authentication(app, settings, database.connection)
-
-
-def create_app(settings: Settings, schema: Schema | None = None) -> FastAPI:
+def create_app(settings: Settings) -> FastAPI:
     """The ASGI application of the API."""
     database = Database(settings)
-    schema = schema or build_schema(
-        settings.api_max_tokens, settings.api_max_depth, settings.api_max_aliases
-    )
+    schema = build_schema(settings.api_max_tokens, settings.api_max_depth, settings.api_max_aliases)
     head = head_revision()
 
     @asynccontextmanager
@@ -142,7 +133,7 @@ def create_app(settings: Settings, schema: Schema | None = None) -> FastAPI:
 
     # Starlette runs the last added middleware first: CORS, then the size limit, then
     # authentication, so that refusals too carry CORS headers a browser can read.
-    _install_authentication(app, settings, database)
+    install_authentication(app, settings, database.connection)
     app.add_middleware(RequestSizeLimit, max_bytes=settings.api_max_request_bytes)
     if settings.cors_origin_list:
         app.add_middleware(
