@@ -27,11 +27,11 @@ from ingest.batch import Batch, DiscontinuousChunk
 from ingest.consumer import connect
 from ingest.database import Database, Stopped
 from ingest.dead_letters import DeadLetters
-from ingest.encoding import BatchWrite, RowEncoder, prepare
+from ingest.encoding import BatchWrite, prepare
 from ingest.events import FastParser
-from ingest.inventory import load_owners
 from ingest.logs import configure_logging
-from ingest.writer import OffsetConflict, refresh_pending, stored_offsets, write_batch
+from ingest.upkeep import Upkeep
+from ingest.writer import OffsetConflict, stored_offsets, write_batch
 from simusage.settings import Settings
 
 log = logging.getLogger("simusage.ingest")
@@ -50,15 +50,10 @@ class Worker:
         self.chunk_records = 100.0  # records per chunk (Kafka record batch), on average
         self.in_flight: tuple[BatchWrite, object] | None = None
         self.generation = 0  # moves on when reading restarts from the stored offsets
-        self.inventory: dict[str, str] = {}
-        self.encoder = RowEncoder({})
         self.seen: set[str] = set()
         self.committed: dict[int, int] = {}  # partition -> next offset, as last committed
         self.expected: dict[int, int | None] = {}  # partition -> where the next chunk starts
-        self.rows = self.rejected = self.batches = self.late_refreshes = 0
-        self._inventory_loaded = self._refreshed = 0.0
-        self._refresh_due = True  # leftovers of a previous run
-        self._pending: dict[str, object] = {}  # background database calls
+        self.rows = self.rejected = self.batches = 0
 
     # ---- rebalance callbacks (they run inside poll) ------------------------------------------
 
@@ -95,18 +90,10 @@ class Worker:
 
     # ---- batches -----------------------------------------------------------------------------
 
-    def _load_inventory(self, owners: dict[str, str]) -> None:
-        self._inventory_loaded = time.monotonic()
-        if owners != self.inventory:
-            self.inventory, self.encoder = owners, RowEncoder(owners)
-
     def _prepare(self, batch: Batch) -> BatchWrite:
         """Total and encode a batch; reload the inventory first if it names unknown cards."""
-        if not set(batch.sims) <= self.inventory.keys() and (
-            time.monotonic() - self._inventory_loaded >= self.settings.inventory_miss_reload_s
-        ):
-            self._load_inventory(self.db.call(load_owners))
-        write = prepare(batch, self.encoder, self.seen, mode=self.db.mode, use_copy=self.db.use_copy)
+        self.upkeep.know(batch.sims)
+        write = prepare(batch, self.upkeep.encoder, self.seen, mode=self.db.mode, use_copy=self.db.use_copy)
         write.dead_letters = self.dead_letters.send(batch.rejected)
         return write
 
@@ -154,53 +141,14 @@ class Worker:
         spans = {p: next_offset for p, _, next_offset in batch.partitions(self.settings.topic)}
         self.committed.update(spans)
         self.consumer.commit(spans)
-        self._refresh_due = self._refresh_due or late > 0
+        if late:
+            self.upkeep.refresh_due = True
         rows, rejected = len(batch.times), len(batch.rejected)
         self.rows, self.rejected, self.batches = self.rows + rows, self.rejected + rejected, self.batches + 1
         lags = self.consumer.lag(spans)
         metrics.batch_committed(batch, write.aggregates.unknown_card_events, elapsed, lags)
         log.info("batch: %d records, %d rows, %d rejected, lag %s, %.0f ms", len(batch), rows,
                  rejected, sum(lags.values()) if lags else "?", elapsed * 1000)
-
-    def _collect(self, name: str, apply, failed=None) -> bool:
-        """Apply the result of a finished background call; True if none is running now."""
-        future = self._pending.get(name)
-        if future is None:
-            return True
-        if not future.done():
-            return False
-        del self._pending[name]
-        try:
-            apply(future.result())
-        except Exception as error:  # noqa: BLE001 - logged, tried again later
-            log.warning("%s failed: %s", name, error)
-            if failed:
-                failed()
-        return True
-
-    def _housekeeping(self) -> None:
-        """Background database calls: inventory reloads, late-range refreshes (TimescaleDB)."""
-        now = time.monotonic()
-        if self._collect("inventory", self._load_inventory) and (
-            now - self._inventory_loaded >= self.settings.inventory_refresh_s
-        ):
-            self._pending["inventory"] = self.db.run(load_owners)
-        if self.db.mode != "timescaledb":
-            return
-        if self._collect("refresh", self._refreshed_late, self._refresh_failed) and (
-            self._refresh_due and now - self._refreshed >= self.settings.late_refresh_interval_ms / 1000
-        ):
-            self._refresh_due, self._refreshed = False, now
-            self._pending["refresh"] = self.db.run(refresh_pending)
-
-    def _refresh_failed(self) -> None:
-        self._refresh_due = True
-
-    def _refreshed_late(self, calls: int) -> None:
-        self.late_refreshes += calls
-        metrics.LATE_REFRESHES.inc(calls)
-        if calls:
-            log.info("late events: %d continuous-aggregate refreshes", calls)
 
     # ---- the loop ----------------------------------------------------------------------------
 
@@ -254,7 +202,8 @@ class Worker:
         """Consume until asked to stop; return the process exit code."""
         self.db = Database(self.settings, self.stop)
         try:
-            self._load_inventory(self.db.call(load_owners))
+            self.upkeep = Upkeep(self.settings, self.db)
+            self.upkeep.reload()
             self.dead_letters = DeadLetters(self.settings)
             self.consumer = connect(self.settings, self._assigned, self._revoked, self.stop)
         except Stopped:
@@ -267,7 +216,7 @@ class Worker:
         size, wait_s = self.settings.batch_size, self.settings.batch_wait_ms / 1000
         try:
             while not self.stop.is_set():
-                self._housekeeping()
+                self.upkeep.tick()
                 timeout_ms = 200
                 if self.batch is not None:
                     left = self.batch.started + wait_s - time.monotonic()

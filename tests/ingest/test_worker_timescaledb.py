@@ -42,7 +42,7 @@ def test_late_events_reach_the_continuous_aggregates(timescaledb_database: str, 
     sent += produce(topic, late)
     with running_worker(settings) as worker:
         wait_consumed(worker, end_offsets(topic))
-        wait_for(lambda: worker.late_refreshes > 0 and "refresh" not in worker._pending, 20,  # noqa: SLF001
+        wait_for(lambda: worker.upkeep.late_refreshes > 0 and not worker.upkeep.refreshing(), 20,
                  "the late ranges refreshed")
     with psycopg.connect(url, autocommit=True) as connection:
         assert connection.execute("SELECT count(*) FROM aggregate_refresh_pending").fetchone() == (0,)

@@ -1,0 +1,93 @@
+"""The worker's chores beside the batches, run on its database thread without blocking the loop:
+the inventory cache (reloaded periodically, and at once, rate-limited, when events name a card it
+does not know) and, in TimescaleDB mode, the refresh of late ranges into the continuous
+aggregates (soon after a batch queued some, and at start for what a previous run left)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+
+from ingest import metrics
+from ingest.database import Database
+from ingest.encoding import RowEncoder
+from ingest.inventory import load_owners
+from ingest.writer import refresh_pending
+from simusage.settings import Settings
+
+log = logging.getLogger("simusage.ingest")
+
+
+class Upkeep:
+    """Inventory cache and late-range refreshes for one worker."""
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.settings, self.db = settings, db
+        self.inventory: dict[str, str] = {}
+        self.encoder = RowEncoder({})
+        self.refresh_due = True  # leftovers of a previous run
+        self.late_refreshes = 0
+        self._loaded = self._refreshed = 0.0
+        self._running: dict[str, object] = {}  # name -> future of a call on the database thread
+
+    def _load(self, owners: dict[str, str]) -> None:
+        self._loaded = time.monotonic()
+        if owners != self.inventory:
+            self.inventory, self.encoder = owners, RowEncoder(owners)
+
+    def reload(self) -> None:
+        """Reload the inventory now (waiting for the database thread)."""
+        self._load(self.db.call(load_owners))
+
+    def know(self, sims: Iterable[str]) -> None:
+        """Before a batch is encoded: reload if it names unknown cards and the last load is
+        older than SIMUSAGE_INVENTORY_MISS_RELOAD_S (cards missing for good are stored with no
+        organization and counted; they must not cost a reload each batch)."""
+        if not set(sims) <= self.inventory.keys() and (
+            time.monotonic() - self._loaded >= self.settings.inventory_miss_reload_s
+        ):
+            self.reload()
+
+    def _collect(self, name: str, apply, failed=None) -> bool:
+        """Apply the result of a finished call; True if none is running now."""
+        future = self._running.get(name)
+        if future is None:
+            return True
+        if not future.done():
+            return False
+        del self._running[name]
+        try:
+            apply(future.result())
+        except Exception as error:  # noqa: BLE001 - logged, tried again later
+            log.warning("%s failed: %s", name, error)
+            if failed:
+                failed()
+        return True
+
+    def tick(self) -> None:
+        """Start what is due, collect what finished; never waits."""
+        now = time.monotonic()
+        if self._collect("inventory reload", self._load) and (
+            now - self._loaded >= self.settings.inventory_refresh_s
+        ):
+            self._running["inventory reload"] = self.db.run(load_owners)
+        if self.db.mode != "timescaledb":
+            return
+        if self._collect("late refresh", self._refreshed_late, self._refresh_failed) and (
+            self.refresh_due and now - self._refreshed >= self.settings.late_refresh_interval_ms / 1000
+        ):
+            self.refresh_due, self._refreshed = False, now
+            self._running["late refresh"] = self.db.run(refresh_pending)
+
+    def refreshing(self) -> bool:
+        return "late refresh" in self._running
+
+    def _refresh_failed(self) -> None:
+        self.refresh_due = True
+
+    def _refreshed_late(self, calls: int) -> None:
+        self.late_refreshes += calls
+        metrics.LATE_REFRESHES.inc(calls)
+        if calls:
+            log.info("late events: %d continuous-aggregate refreshes", calls)
