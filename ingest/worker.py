@@ -237,6 +237,7 @@ class Worker:
         except Stopped:
             pass
         finally:
+            self.stop.set()  # also after a crash: the database thread must not retry forever
             self.consumer.close()
             self.db.close()
             self.dead_letters.close()
