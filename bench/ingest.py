@@ -1,0 +1,254 @@
+"""Ingest benchmark: events per second from a filled topic to committed rows, for one worker,
+beside baselines measured in the same run on the same rows.
+
+    python bench/ingest.py [--events N] [--repeat R] [--partitions P]
+
+1. Fills a fresh topic with N reference-shaped events: the reference producer's runs one after
+   another (40,320 events a run, differently seeded; 1 in 28 is dated day 00 and rejected).
+2. Worker: a fresh PostgreSQL-mode database, `simusage ingest` started as its own process; the
+   clock runs from its start until the database's stored offsets reach the end of the topic
+   (rows, rollups, cards seen, offsets and dead letters all committed). Also reported: the
+   rate from the first committed batch to the last (without the consumer group join).
+3. Baselines, on the rows the worker accepted, into the same empty `usage` table (with its
+   time index): `psql \\copy` of the rows as text (the native ceiling), a bare psycopg binary
+   COPY of pre-parsed rows (`write_row`), and one INSERT per event, measured on a sample and
+   extrapolated (in one transaction, and with a commit per event).
+
+Each figure is the median of R repetitions, the worker and the COPY baselines interleaved.
+Needs the services of `make up`/`make test`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from kafka import KafkaProducer
+from kafka.admin import KafkaAdminClient, NewTopic
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ingest.events import EARLIEST, Event, parse_event  # noqa: E402
+from ingest.inventory import import_inventory_file  # noqa: E402
+from ingest.producer import REFERENCE_EVENTS, reference_events  # noqa: E402
+from simusage import migration  # noqa: E402
+from simusage.settings import load_settings  # noqa: E402
+
+SERVER = os.environ.get(
+    "SIMUSAGE_BENCH_POSTGRES_URL", "postgresql://simusage:simusage@127.0.0.1:55432/postgres"
+)
+KAFKA = os.environ.get("SIMUSAGE_BENCH_KAFKA", "127.0.0.1:9092")
+INVENTORY = Path(os.environ.get("SIMUSAGE_BENCH_INVENTORY", ROOT / "data" / "inventory.json"))
+if not INVENTORY.exists():
+    INVENTORY = ROOT.parent / "shared" / "data" / "inventory.json"
+CLEAR = "TRUNCATE usage, sim_card_seen, kafka_offset, usage_sim_card_hourly, " \
+        "usage_organization_hourly, usage_sim_card_daily, usage_organization_daily"
+
+
+def url_of(database: str) -> str:
+    return urlunsplit(urlsplit(SERVER)._replace(path=f"/{database}"))
+
+
+def fill_topic(topic: str, partitions: int, events: int) -> list:
+    """Create the topic and send `events` reference-shaped events; return them (key, value)."""
+    admin = KafkaAdminClient(bootstrap_servers=KAFKA)
+    admin.create_topics([NewTopic(topic, partitions, 1), NewTopic(f"{topic}.dlq", 1, 1)])
+    admin.close()
+    sent = []
+    run = 0
+    while len(sent) < events:
+        sent.extend(reference_events(seed=1000 + run))
+        run += 1
+    del sent[events:]
+    producer = KafkaProducer(bootstrap_servers=KAFKA, linger_ms=20, batch_size=512 * 1024,
+                             max_request_size=8 * 1024 * 1024, acks=1)
+    started = time.monotonic()
+    for key, value in sent:
+        producer.send(topic, key=key, value=value)
+    producer.flush()
+    producer.close()
+    elapsed = time.monotonic() - started
+    print(f"filled {topic} ({partitions} partitions): {events:,} events ({events / REFERENCE_EVENTS:.1f} "
+          f"reference runs) in {elapsed:.1f} s ({events / elapsed:,.0f} events/s)")
+    return sent
+
+
+def end_offsets(topic: str, partitions: int) -> dict[int, int]:
+    from kafka import KafkaConsumer, TopicPartition
+
+    consumer = KafkaConsumer(bootstrap_servers=KAFKA)
+    ends = consumer.end_offsets([TopicPartition(topic, p) for p in range(partitions)])
+    consumer.close()
+    return {tp.partition: offset for tp, offset in ends.items()}
+
+
+def run_worker(url: str, topic: str, ends: dict[int, int], batch_size: int) -> tuple[float, float, int]:
+    """(seconds from start, seconds first->last commit, rows) for one worker on a clean table."""
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(CLEAR)
+    environment = dict(
+        os.environ, DATABASE_URL=url, KAFKA_BOOTSTRAP_SERVERS=KAFKA, SIMUSAGE_TOPIC=topic,
+        SIMUSAGE_CONSUMER_GROUP=f"bench-{uuid.uuid4().hex[:8]}", SIMUSAGE_INGEST_METRICS_PORT="0",
+        SIMUSAGE_LOG_LEVEL="WARNING", SIMUSAGE_BATCH_SIZE=str(batch_size),
+    )
+    target = sum(ends.values())
+    started = time.monotonic()
+    worker = subprocess.Popen([sys.executable, "-m", "simusage.cli", "ingest"], env=environment, cwd=ROOT)
+    first = None
+    try:
+        with psycopg.connect(url, autocommit=True) as connection:
+            while True:
+                done = connection.execute(
+                    "SELECT coalesce(sum(next_offset), 0)::bigint FROM kafka_offset WHERE topic = %s", (topic,)
+                ).fetchone()[0]
+                now = time.monotonic()
+                if done and first is None:
+                    first = (now, done)
+                if done >= target:
+                    break
+                if worker.poll() is not None or now - started > 900:
+                    raise SystemExit("the worker stopped or took too long")
+                time.sleep(0.02)
+            rows = connection.execute("SELECT count(*) FROM usage").fetchone()[0]
+    finally:
+        worker.terminate()
+        worker.wait(30)
+    total = now - started
+    steady = (now - first[0]) * target / max(target - first[1], 1) if first else total
+    return total, steady, rows
+
+
+def accepted_rows(events: list, owners: dict[str, str]) -> list[tuple]:
+    rows = []
+    for _, value in events:
+        event = parse_event(value)
+        if isinstance(event, Event):
+            moment = EARLIEST + timedelta(microseconds=event.time_us)
+            rows.append((moment, event.sim_card_id, owners.get(event.sim_card_id), event.bytes_used))
+    return rows
+
+
+def psql_copy(url: str, path: str) -> float:
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("TRUNCATE usage")
+    started = time.monotonic()
+    subprocess.run(["psql", url, "-q", "-c",
+                    f"\\copy usage (time, sim_card_id, organization_id, bytes_used) from '{path}'"],
+                   check=True)
+    return time.monotonic() - started
+
+
+def binary_copy(url: str, rows: list[tuple]) -> float:
+    with psycopg.connect(url) as connection:
+        connection.execute("TRUNCATE usage")
+        connection.commit()
+        started = time.monotonic()
+        with connection.cursor().copy(
+            "COPY usage (time, sim_card_id, organization_id, bytes_used) FROM STDIN (FORMAT BINARY)"
+        ) as copy:
+            copy.set_types(["timestamptz", "text", "text", "int8"])
+            for row in rows:
+                copy.write_row(row)
+        connection.commit()
+        return time.monotonic() - started
+
+
+def inserts(url: str, rows: list[tuple], commit_each: bool) -> float:
+    statement = "INSERT INTO usage (time, sim_card_id, organization_id, bytes_used) VALUES (%s, %s, %s, %s)"
+    with psycopg.connect(url, autocommit=commit_each) as connection:
+        connection.execute("TRUNCATE usage")
+        connection.commit()
+        started = time.monotonic()
+        for row in rows:
+            connection.execute(statement, row)
+        connection.commit()
+        return time.monotonic() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--events", type=int, default=1_008_000, help="events in the topic (default 1,008,000: 25 reference runs)")
+    parser.add_argument("--repeat", type=int, default=3, help="repetitions of each measure (median quoted)")
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--sample", type=int, default=20_000, help="rows for the one-INSERT-per-event baseline")
+    parser.add_argument("--batch-size", type=int, default=load_settings().batch_size,
+                        help="the worker's SIMUSAGE_BATCH_SIZE (default: the setting's default)")
+    arguments = parser.parse_args()
+
+    database = f"simusage_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(SERVER, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+    url = url_of(database)
+    topic = f"bench-ingest-{uuid.uuid4().hex[:8]}"
+    try:
+        settings = load_settings(DATABASE_URL=url, SIMUSAGE_STORAGE_MODE="postgres")
+        migration.upgrade(settings)
+        import_inventory_file(settings, INVENTORY)
+        with psycopg.connect(url) as connection:
+            owners = dict(connection.execute("SELECT sim_card_id, organization_id FROM inventory").fetchall())
+        events = fill_topic(topic, arguments.partitions, arguments.events)
+        ends = end_offsets(topic, arguments.partitions)
+        rows = accepted_rows(events, owners)
+        del events
+        print(f"{len(rows):,} of them valid; worker batch size {arguments.batch_size:,}; "
+              f"{arguments.repeat} repetitions, medians quoted\n")
+
+        with tempfile.NamedTemporaryFile("w", suffix=".tsv", delete=False) as text:
+            for moment, sim, owner, used in rows:
+                text.write(f"{moment.isoformat()}\t{sim}\t{owner or chr(92) + 'N'}\t{used}\n")
+        # Interleaved, so that the worker and its ceiling see the same conditions on a shared box.
+        worker, psql, binary = [], [], []
+        for _ in range(arguments.repeat):
+            worker.append(run_worker(url, topic, ends, arguments.batch_size))
+            psql.append(psql_copy(url, text.name))
+            binary.append(binary_copy(url, rows))
+        os.unlink(text.name)
+        assert all(count == len(rows) for _, _, count in worker), "the worker wrote other rows"
+        sample = rows[: arguments.sample]
+        one_tx = [inserts(url, sample, False) for _ in range(arguments.repeat)]
+        each = [inserts(url, sample[: arguments.sample // 4], True) for _ in range(arguments.repeat)]
+    finally:
+        with psycopg.connect(SERVER, autocommit=True) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+        try:
+            admin = KafkaAdminClient(bootstrap_servers=KAFKA)
+            admin.delete_topics([topic, f"{topic}.dlq"])
+            admin.close()
+        except Exception:  # noqa: BLE001 - best effort clean-up
+            pass
+
+    events_count = sum(ends.values())
+    rate = {
+        "worker, end to end (events/s, from process start)": events_count / statistics.median(t for t, _, _ in worker),
+        "worker, steady state (events/s, first to last commit)": events_count / statistics.median(s for _, s, _ in worker),
+        "psql \\copy, text (rows/s)": len(rows) / statistics.median(psql),
+        "psycopg binary COPY, write_row (rows/s)": len(rows) / statistics.median(binary),
+        f"one INSERT per event, one transaction (rows/s, {len(sample):,}-row sample)": len(sample) / statistics.median(one_tx),
+        f"one INSERT per event, commit each (rows/s, {len(sample) // 4:,}-row sample)": (len(sample) // 4) / statistics.median(each),
+    }
+    ceiling = rate["psql \\copy, text (rows/s)"]
+    worker_rate = rate["worker, end to end (events/s, from process start)"]
+    print(f"{'measure':<78} {'rate':>12} {'vs psql':>8} {'worker x':>9}")
+    for name, value in rate.items():
+        print(f"{name:<78} {value:>12,.0f} {value / ceiling:>8.2f} {worker_rate / value:>9.2f}")
+    print(f"\nworker runs (s): {[round(t, 2) for t, _, _ in worker]}; psql: {[round(t, 2) for t in psql]}; "
+          f"binary: {[round(t, 2) for t in binary]}")
+    floor_ok = worker_rate >= 50_000 and worker_rate >= ceiling / 3
+    print(f"floors (>= 50,000 events/s and >= 1/3 of psql \\copy): {'met' if floor_ok else 'NOT met'}")
+    return 0 if floor_ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
