@@ -15,6 +15,7 @@ reading resumes from the stored offsets.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import sys
@@ -77,10 +78,8 @@ class Worker:
             self._settle()
         self._drop()
         for tp in partitions:
-            try:
+            with contextlib.suppress(KeyError):
                 metrics.LAG.remove(str(tp.partition))
-            except KeyError:
-                pass
 
     def _drop(self) -> None:
         self.batch = None

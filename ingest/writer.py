@@ -10,7 +10,6 @@ the commit, in autocommit mode, since TimescaleDB refuses them inside a transact
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import timedelta
 
 import psycopg

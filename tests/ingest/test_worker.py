@@ -13,7 +13,7 @@ from ingest.dead_letters import REASON, SOURCE_OFFSET, SOURCE_PARTITION, SOURCE_
 from ingest.events import Event, parse_event
 from ingest.producer import REFERENCE_EVENTS, reference_events
 from tests.ingest.conftest import (
-    PARTITIONS, committed, dead_letters, end_offsets, produce, running_worker, wait_consumed,
+    committed, dead_letters, end_offsets, produce, running_worker, wait_consumed,
     wait_for, worker_settings,
 )
 from tests.ingest.helpers import database_totals, expected_totals, raw_totals, usage_rows
