@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -55,6 +56,7 @@ def test_serve_terminates_tls_with_two_workers(postgres_database: str, tmp_path:
          "-keyout", str(key), "-out", str(certificate)],
         check=True, capture_output=True,
     )
+    trust = ssl.create_default_context(cafile=str(certificate))
     port = free_port()
     environment = {
         **os.environ, "DATABASE_URL": postgres_database, "SIMUSAGE_AUTH": "off",
@@ -64,7 +66,7 @@ def test_serve_terminates_tls_with_two_workers(postgres_database: str, tmp_path:
     server = subprocess.Popen([sys.executable, "-m", "simusage.cli", "serve"], env=environment,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        with httpx.Client(base_url=f"https://127.0.0.1:{port}", verify=str(certificate)) as client:
+        with httpx.Client(base_url=f"https://127.0.0.1:{port}", verify=trust) as client:
             for _ in range(100):
                 try:
                     if client.get("/readyz").status_code == 200:
@@ -76,9 +78,9 @@ def test_serve_terminates_tls_with_two_workers(postgres_database: str, tmp_path:
         # A new connection each time: the kernel spreads them over both workers, and whichever
         # worker answers /metrics counts the requests of both.
         for _ in range(10):
-            httpx.post(f"https://127.0.0.1:{port}/graphql", verify=str(certificate),
+            httpx.post(f"https://127.0.0.1:{port}/graphql", verify=trust,
                        json={"query": "query Tls { __typename }"})
-        metrics = httpx.get(f"https://127.0.0.1:{port}/metrics", verify=str(certificate)).text
+        metrics = httpx.get(f"https://127.0.0.1:{port}/metrics", verify=trust).text
         assert 'simusage_graphql_requests_total{operation="Tls"} 11.0' in metrics
         with pytest.raises(httpx.TransportError):
             httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)  # no plain HTTP
