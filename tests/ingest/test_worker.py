@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 from collections import Counter
 
 import psycopg
@@ -12,6 +13,7 @@ from ingest import metrics
 from ingest.dead_letters import REASON, SOURCE_OFFSET, SOURCE_PARTITION, SOURCE_TOPIC
 from ingest.events import Event, parse_event
 from ingest.producer import REFERENCE_EVENTS, reference_events
+from simusage.settings import Settings
 from tests.ingest.conftest import (
     committed, dead_letters, end_offsets, produce, running_worker, wait_consumed,
     wait_for, worker_settings,
@@ -124,16 +126,24 @@ def assert_exact(url: str, topic: str, sent: list[bytes]) -> None:
 @pytest.mark.slow
 def test_kill_9_mid_ingest_and_restart_gives_exact_totals(ingest_database: str, topic: str, worker_processes) -> None:
     sent = produce(topic, reference_runs(3))
-    settings = worker_settings(ingest_database, topic, SIMUSAGE_BATCH_SIZE="2000")
+    defaults = Settings.model_fields  # the session timeout and heartbeat a deployment gets
+    settings = worker_settings(
+        ingest_database, topic, SIMUSAGE_BATCH_SIZE="2000",
+        SIMUSAGE_SESSION_TIMEOUT_MS=str(defaults["session_timeout_ms"].default),
+        SIMUSAGE_HEARTBEAT_INTERVAL_MS=str(defaults["heartbeat_interval_ms"].default),
+    )
     first = worker_processes(settings)
     wait_for(lambda: committed(ingest_database, topic) >= len(sent) // 4, 60, "a quarter ingested")
     first.signal(signal.SIGKILL)
+    killed = time.monotonic()
     assert first.wait() == -signal.SIGKILL
     assert committed(ingest_database, topic) < len(sent)
     second = worker_processes(settings)
+    wait_for(lambda: second.assignments() and second.assignments()[-1] == "[0, 1, 2, 3]", 30,
+             "the partitions handed on")
+    assert time.monotonic() - killed < 15  # the dead worker's session timed out in time
     wait_for(lambda: committed(ingest_database, topic) == len(sent), 90, "all ingested after restart")
     assert second.stop() == 0
-    assert second.assignments()[-1] == "[0, 1, 2, 3]"
     assert_exact(ingest_database, topic, sent)
 
 
