@@ -39,4 +39,5 @@ bench-ingest: install services
 	$(PYTHON) bench/ingest.py
 
 bench-api: install services
+	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 	$(PYTHON) bench/api.py
