@@ -22,6 +22,7 @@ from typing import Any
 
 import uvicorn
 
+from simusage.logs import configure_logging
 from simusage.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,8 @@ def _config(settings: Settings) -> uvicorn.Config:
     return uvicorn.Config(
         APPLICATION, factory=True, host=settings.api_host, port=settings.api_port,
         log_level=settings.log_level.lower(),
+        # Logging is configured by simusage.logs (text or JSON lines), not by uvicorn.
+        log_config=None,
         # One log line per request costs more than a small query; metrics count requests.
         access_log=False,
         **tls,
@@ -58,6 +61,7 @@ def _listening_socket(host: str, port: int, reuse_port: bool) -> socket.socket:
 
 def _worker(settings: Settings) -> None:
     """One worker process: its own SO_REUSEPORT socket, one uvicorn server."""
+    configure_logging(settings)  # a spawned process starts with no logging configuration
     listener = _listening_socket(settings.api_host, settings.api_port, reuse_port=True)
     uvicorn.Server(_config(settings)).run(sockets=[listener])
 

@@ -30,7 +30,6 @@ from ingest.database import Database, Stopped
 from ingest.dead_letters import DeadLetters
 from ingest.encoding import BatchWrite, prepare
 from ingest.events import FastParser
-from ingest.logs import configure_logging
 from ingest.upkeep import Upkeep
 from ingest.writer import OffsetConflict, stored_offsets, write_batch
 from simusage.settings import Settings
@@ -252,7 +251,6 @@ def run_worker(settings: Settings, stop: threading.Event | None = None) -> int:
         # each of the ~30 round trips of a batch, while the main thread parses: at the default
         # 5 ms switch interval those hand-overs cost a quarter of the batch's write time.
         sys.setswitchinterval(0.0002)
-        configure_logging(settings)
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: stop.set())
         metrics.serve(settings.ingest_metrics_port)

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from simusage.logs import configure_logging
 from simusage.settings import Settings, SettingsError, get_settings
 
 
@@ -138,6 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as error:
         print(f"simusage: {error}", file=sys.stderr)
         return 2
+    configure_logging(settings)
     return arguments.handler(arguments, settings)
 
 

@@ -11,7 +11,8 @@ import pytest
 from ingest.inventory import InventoryError, import_inventory_file, parse_inventory
 from tests.conftest import settings_for
 
-REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "data" / "inventory.json"
+# The reference inventory, as committed beside the code (a copy of shared/data/inventory.json).
+REFERENCE = Path(__file__).resolve().parents[2] / "data" / "inventory.json"
 
 
 def owners(url: str) -> dict[str, str]:

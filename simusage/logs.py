@@ -1,4 +1,4 @@
-"""Logging of the ingest processes: text or JSON lines on stderr, at the configured level."""
+"""Logging of every simusage process: text or JSON lines on stderr, at the configured level."""
 
 from __future__ import annotations
 
@@ -30,5 +30,11 @@ def configure_logging(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level, handlers=[handler], force=True)
     level = logging.getLevelName(settings.log_level)
     logging.getLogger("kafka").setLevel(max(logging.WARNING, level))
+    # uvicorn runs with log_config=None, so its loggers reach this handler like ours.
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers.clear()
+        logging.getLogger(name).propagate = True
+    # Alembic announces each of its plugins at INFO whenever the migration scripts are read.
+    logging.getLogger("alembic.runtime.plugins").setLevel(max(logging.WARNING, level))
     # Decoding a multi-megabyte fetch response takes longer than its 0.1 s "slow task" warning.
     logging.getLogger("kafka.net.selector").setLevel(max(logging.ERROR, level))
