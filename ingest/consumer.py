@@ -97,6 +97,9 @@ class IngestConsumer:
             fetch_max_wait_ms=100,
             max_poll_records=10_000,
             check_crcs=True,
+            # A topic created a moment before the worker subscribes can come back without
+            # partitions; the default 5-minute metadata age then left the worker idle that long.
+            metadata_max_age_ms=5000,
         )
         fetcher = getattr(self._consumer, "_fetcher", None)
         self.fast = bool(fast and isinstance(getattr(fetcher, "PartitionRecords", None), type))
