@@ -100,6 +100,10 @@ class IngestConsumer:
             # A topic created a moment before the worker subscribes can come back without
             # partitions; the default 5-minute metadata age then left the worker idle that long.
             metadata_max_age_ms=5000,
+            # Kafka down and back: kafka-python backs off reconnecting exponentially up to
+            # 30 s (the Java client: 1 s), so after an outage of seconds the worker sat idle
+            # for up to 30 s more, per connection (bootstrap, coordinator, partition leader).
+            reconnect_backoff_max_ms=1000,
         )
         fetcher = getattr(self._consumer, "_fetcher", None)
         self.fast = bool(fast and isinstance(getattr(fetcher, "PartitionRecords", None), type))

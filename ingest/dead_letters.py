@@ -51,6 +51,8 @@ class DeadLetters:
                 # Under the broker's default 1 MB message.max.bytes.
                 batch_size=512 * 1024,
                 retries=5,
+                # As the consumer: retry a broker that was down every second, not every 30 s.
+                reconnect_backoff_max_ms=1000,
             )
         return self._producer
 
