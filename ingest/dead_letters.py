@@ -16,6 +16,8 @@ source topic, partition and offset.
 
 from __future__ import annotations
 
+import threading
+
 from kafka import KafkaProducer, TopicPartition
 
 from ingest.batch import Rejected
@@ -41,8 +43,26 @@ class DeadLetters:
         self._settings = settings
         self._producer: KafkaProducer | None = None
         self._partitions: int | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Connect the producer and learn the topic's partitions on a thread of their own, while
+        the worker connects to the database and joins its group (the first batch's dead letters
+        would otherwise wait ~0.1 s for them on the main thread)."""
+
+        def connect() -> None:
+            try:
+                self._partition(self._connect(), 0)
+            except Exception:  # noqa: BLE001 - the first send connects again, and says why
+                pass
+
+        threading.Thread(target=connect, name="dead-letters-connect", daemon=True).start()
 
     def _connect(self) -> KafkaProducer:
+        with self._lock:
+            return self._connect_locked()
+
+    def _connect_locked(self) -> KafkaProducer:
         if self._producer is None:
             self._producer = KafkaProducer(
                 bootstrap_servers=self._settings.kafka_bootstrap_servers.split(","),
@@ -137,6 +157,10 @@ class DeadLetters:
                 future.get(timeout=timeout_s)  # raises the send's error
 
     def close(self) -> None:
+        with self._lock:
+            self._close_locked()
+
+    def _close_locked(self) -> None:
         if self._producer is not None:
             self._producer.close(timeout=5)
             self._producer = None

@@ -198,17 +198,20 @@ class Worker:
 
     def run(self) -> int:
         """Consume until asked to stop; return the process exit code."""
+        self.dead_letters = DeadLetters(self.settings)
+        self.dead_letters.start()
         self.db = Database(self.settings, self.stop)
         try:
             self.upkeep = Upkeep(self.settings, self.db)
             self.upkeep.reload()
-            self.dead_letters = DeadLetters(self.settings)
             self.consumer = connect(self.settings, self._assigned, self._revoked, self.stop)
         except Stopped:
             self.db.close()
+            self.dead_letters.close()
             return 0
         if self.consumer is None:  # stopped while waiting for a broker
             self.db.close()
+            self.dead_letters.close()
             return 0
         log.info("consuming %s as group %s", self.settings.topic, self.settings.consumer_group)
         size, wait_s = self.settings.batch_size, self.settings.batch_wait_ms / 1000
