@@ -150,7 +150,9 @@ def test_kill_9_mid_ingest_and_restart_gives_exact_totals(ingest_database: str, 
 @pytest.mark.slow
 def test_two_workers_and_rebalances_give_exact_totals(ingest_database: str, topic: str, worker_processes) -> None:
     sent = produce(topic, reference_runs(3))
-    settings = worker_settings(ingest_database, topic, SIMUSAGE_BATCH_SIZE="500")
+    # Small batches keep the first worker busy long enough for the second to join mid-ingest:
+    # at 500 a batch a faster worker sometimes finished before the rebalance.
+    settings = worker_settings(ingest_database, topic, SIMUSAGE_BATCH_SIZE="150")
     first = worker_processes(settings)
     wait_for(lambda: committed(ingest_database, topic) >= len(sent) // 5, 60, "a fifth ingested")
     second = worker_processes(settings)  # the group rebalances: partitions move mid-ingest
