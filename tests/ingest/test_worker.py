@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from collections import Counter
 
@@ -149,15 +150,27 @@ def test_kill_9_mid_ingest_and_restart_gives_exact_totals(ingest_database: str, 
 
 @pytest.mark.slow
 def test_two_workers_and_rebalances_give_exact_totals(ingest_database: str, topic: str, worker_processes) -> None:
-    sent = produce(topic, reference_runs(3))
-    # Small batches keep the first worker busy long enough for the second to join mid-ingest:
-    # at 500 a batch a faster worker sometimes finished before the rebalance.
-    settings = worker_settings(ingest_database, topic, SIMUSAGE_BATCH_SIZE="150")
+    events = reference_runs(3)
+    sent = produce(topic, events[: len(events) // 3])
+    settings = worker_settings(ingest_database, topic, SIMUSAGE_BATCH_SIZE="500")
     first = worker_processes(settings)
-    wait_for(lambda: committed(ingest_database, topic) >= len(sent) // 5, 60, "a fifth ingested")
-    second = worker_processes(settings)  # the group rebalances: partitions move mid-ingest
+    wait_for(lambda: committed(ingest_database, topic) >= len(sent) // 2, 60, "a sixth ingested")
+    # The rest arrives while the second worker joins, so the group rebalances mid-ingest
+    # however fast the first worker is.
+    rest = events[len(events) // 3:]
+
+    def trickle() -> None:
+        for start in range(0, len(rest), 4000):
+            produce(topic, rest[start:start + 4000])
+            time.sleep(0.3)
+
+    producing = threading.Thread(target=trickle)
+    producing.start()
+    second = worker_processes(settings)
     wait_for(lambda: any(a != "[]" for a in second.assignments()), 30, "the second worker's share")
-    assert committed(ingest_database, topic) < len(sent), "too fast to see a rebalance mid-ingest"
+    assert committed(ingest_database, topic) < len(events), "the rebalance came after the ingest"
+    producing.join()
+    sent += [value for _, value in rest]
     assert len(first.assignments()) >= 2 and first.assignments()[-1] != "[0, 1, 2, 3]"
     wait_for(lambda: committed(ingest_database, topic) >= len(sent) * 2 // 3, 60, "two thirds ingested")
     assert first.stop() == 0  # SIGTERM: leaves the group at once, the second takes everything
