@@ -76,9 +76,9 @@ def produce(topic: str, events, partition: int | None = None) -> list[bytes]:
     return values
 
 
-def dead_letters(topic: str, at_least: int, timeout: float = 30) -> list:
+def dead_letters(topic: str, at_least: int, timeout: float = 30, bootstrap: str = KAFKA) -> list:
     """Every record of the topic's dead-letter topic, once there are at least `at_least`."""
-    consumer = KafkaConsumer(bootstrap_servers=KAFKA, enable_auto_commit=False)
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     partition = TopicPartition(f"{topic}.dlq", 0)
     consumer.assign([partition])
     consumer.seek_to_beginning(partition)

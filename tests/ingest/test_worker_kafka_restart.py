@@ -25,7 +25,7 @@ from kafka.admin import KafkaAdminClient, NewTopic
 
 from ingest.dead_letters import SOURCE_OFFSET, SOURCE_PARTITION
 from ingest.events import Event, parse_event
-from tests.ingest.conftest import ROOT, committed, wait_for, worker_settings
+from tests.ingest.conftest import ROOT, committed, dead_letters, wait_for, worker_settings
 from tests.ingest.helpers import expected_totals, raw_totals
 from tests.ingest.test_worker import headers_of, reference_runs, totals
 
@@ -104,18 +104,7 @@ def end_offsets(bootstrap: str, topic: str) -> dict[int, int] | None:
 
 def dead_letter_sources(bootstrap: str, topic: str, at_least: int, timeout: float = 30) -> Counter:
     """(source partition, source offset) -> copies, over the topic's dead-letter topic."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    partition = TopicPartition(f"{topic}.dlq", 0)
-    consumer.assign([partition])
-    consumer.seek_to_beginning(partition)
-    records: list = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for batch in consumer.poll(timeout_ms=200).values():
-            records.extend(batch)
-        if len(records) >= at_least and consumer.position(partition) >= consumer.end_offsets([partition])[partition]:
-            break
-    consumer.close()
+    records = dead_letters(topic, at_least, timeout, bootstrap)
     return Counter((headers_of(r)[SOURCE_PARTITION], headers_of(r)[SOURCE_OFFSET]) for r in records)
 
 
