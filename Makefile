@@ -18,6 +18,8 @@ test: install
 	@scripts/pglite.sh restart  # a fresh in-memory TimescaleDB per run
 	@command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose)
+	@command -v openssl >/dev/null || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl)  # TLS test
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
 install: $(INSTALLED)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import ssl
@@ -47,7 +46,6 @@ def test_an_occupied_port_is_refused(postgres_database: str, capsys) -> None:
     assert "cannot listen" in capsys.readouterr().err
 
 
-@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
 def test_serve_terminates_tls_with_two_workers(postgres_database: str, tmp_path: Path) -> None:
     certificate, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
