@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 
 from ingest.events import FastParser, Rejection
 
-HOUR_US = 3_600_000_000
 HOURS_PER_DAY = 24
 
 
@@ -111,21 +110,6 @@ def _roll(totals: Totals, key_of: Callable[[str], str | None], bucket_of) -> Tot
             total[0] += bytes_used
             total[1] += events
     return rolled
-
-
-def sum_hourly(times: list[int], sims: list[str], counts: list[int]) -> Totals:
-    """(sim, hour) -> [bytes, events] of the columns (the parser sums a batch's as it goes)."""
-    hourly: Totals = {}
-    get = hourly.get
-    for time_us, sim, bytes_used in zip(times, sims, counts):
-        slot = (sim, time_us // HOUR_US)
-        total = get(slot)
-        if total is None:
-            hourly[slot] = [bytes_used, 1]
-        else:
-            total[0] += bytes_used
-            total[1] += 1
-    return hourly
 
 
 def aggregate(

@@ -12,7 +12,8 @@ import struct
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ingest.batch import HOUR_US, Aggregates, Batch, aggregate
+from ingest.batch import Aggregates, Batch, aggregate
+from ingest.events import HOUR_US
 
 COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 COPY_TRAILER = b"\xff\xff"

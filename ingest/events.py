@@ -29,7 +29,7 @@ import orjson
 
 MAX_BYTES_USED = 2**40
 MICROSECONDS_PER_SECOND = 1_000_000
-_HOUR_US = 3600 * MICROSECONDS_PER_SECOND
+HOUR_US = 3600 * MICROSECONDS_PER_SECOND
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)  # exclusive
 _EARLIEST_US = 0
@@ -260,7 +260,7 @@ class FastParser:
             add_time(time_us)
             add_sim(sim)
             add_count(count)
-            slot = (sim, time_us // _HOUR_US)
+            slot = (sim, time_us // HOUR_US)
             total = hourly_get(slot)
             if total is None:
                 hourly[slot] = [count, 1]
@@ -276,7 +276,7 @@ class FastParser:
                 times.append(event.time_us)
                 sims.append(event.sim_card_id)
                 counts.append(event.bytes_used)
-                total = hourly.setdefault((event.sim_card_id, event.time_us // _HOUR_US), [0, 0])
+                total = hourly.setdefault((event.sim_card_id, event.time_us // HOUR_US), [0, 0])
                 total[0] += event.bytes_used
                 total[1] += 1
             else:

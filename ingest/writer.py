@@ -15,9 +15,9 @@ from datetime import timedelta
 import psycopg
 from psycopg import sql
 
-from ingest.batch import HOUR_US, HOURS_PER_DAY, coalesce, merge_ranges
+from ingest.batch import HOURS_PER_DAY, coalesce, merge_ranges
 from ingest.encoding import EMPTY_STREAM, ROLLUP_KINDS, BatchWrite
-from ingest.events import EARLIEST
+from ingest.events import EARLIEST, HOUR_US
 
 # Late hours this close together are refreshed as one range: a refresh only recomputes the
 # invalidated buckets inside its window, so a wide window costs little and a year of backfill

@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 
 from ingest.batch import Batch
-from ingest.events import Event, FastParser, parse_event
+from ingest.events import HOUR_US, Event, FastParser, parse_event
 
 INVENTORY_FILE = Path(__file__).resolve().parents[2] / "data" / "inventory.json"
 OWNERS = {e["sim-card-id"]: e["org-id"] for e in json.loads(INVENTORY_FILE.read_text())}
@@ -108,3 +108,13 @@ def usage_rows(connection: psycopg.Connection) -> list[tuple]:
 
 def hours_ago(hours: float) -> datetime:
     return datetime.now(UTC) - timedelta(hours=hours)
+
+
+def sum_hourly(times: list[int], sims: list[str], counts: list[int]) -> dict[tuple[str, int], list[int]]:
+    """(sim, hour) -> [bytes, events] of the columns: the oracle for the parser's running sums."""
+    hourly: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0])
+    for time_us, sim, bytes_used in zip(times, sims, counts):
+        total = hourly[(sim, time_us // HOUR_US)]
+        total[0] += bytes_used
+        total[1] += 1
+    return dict(hourly)

