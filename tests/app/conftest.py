@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -18,6 +19,7 @@ from app.main import create_app
 from app.schema import Schema, build_schema
 from app.viewer import ADMIN, Viewer
 from simusage.settings import Settings
+from tests.app.usage_data import load
 from tests.conftest import POSTGRES_SERVER, database_url, settings_for
 
 
@@ -94,3 +96,14 @@ def module_database(postgres_template: str) -> Iterator[str]:
     yield database_url(name)
     with psycopg.connect(POSTGRES_SERVER, autocommit=True) as admin:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@contextmanager
+def loaded_runner(database: str, inventory: Mapping[str, str], events: Iterable) -> Iterator[Runner]:
+    """A Runner over database once the inventory and the events are loaded into it."""
+    load(database, inventory, events)
+    schema_runner = Runner(settings_for(database))
+    try:
+        yield schema_runner
+    finally:
+        schema_runner.close()

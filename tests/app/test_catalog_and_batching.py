@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.database import Database
-from tests.app.conftest import Runner
+from tests.app.conftest import Runner, loaded_runner
 from tests.app.usage_data import load
 from tests.conftest import settings_for
 
@@ -21,10 +21,8 @@ EVENTS = [(START + timedelta(hours=n % 48), f"{n:04}", 10 * n) for n in range(1,
 
 @pytest.fixture(scope="module")
 def runner(module_database: str) -> Iterator[Runner]:
-    load(module_database, INVENTORY, EVENTS)
-    schema_runner = Runner(settings_for(module_database))
-    yield schema_runner
-    schema_runner.close()
+    with loaded_runner(module_database, INVENTORY, EVENTS) as schema_runner:
+        yield schema_runner
 
 
 def walk(runner: Runner, field: str, size: int, arguments: str = "") -> tuple[list[str], set[int]]:

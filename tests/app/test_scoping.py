@@ -8,9 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.viewer import ADMIN, Viewer
-from tests.app.conftest import Runner
-from tests.app.usage_data import load
-from tests.conftest import settings_for
+from tests.app.conftest import Runner, loaded_runner
 
 INVENTORY = {"1001": "alpha", "1002": "alpha", "2001": "beta"}
 START = datetime(2022, 2, 10, tzinfo=UTC)
@@ -26,10 +24,8 @@ USAGE = 'usage(from: "2022-02-10", to: "2022-02-11", granularity: DAILY) { total
 
 @pytest.fixture(scope="module")
 def runner(module_database: str) -> Iterator[Runner]:
-    load(module_database, INVENTORY, EVENTS)
-    schema_runner = Runner(settings_for(module_database))
-    yield schema_runner
-    schema_runner.close()
+    with loaded_runner(module_database, INVENTORY, EVENTS) as schema_runner:
+        yield schema_runner
 
 
 def card(runner: Runner, card_id: str, viewer: Viewer) -> dict | None:

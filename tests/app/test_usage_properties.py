@@ -17,9 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.series import STEPS
-from tests.app.conftest import Runner
-from tests.app.usage_data import load, raw_sum
-from tests.conftest import settings_for
+from tests.app.conftest import Runner, loaded_runner
+from tests.app.usage_data import raw_sum
 
 INVENTORY = {"1001": "alpha", "1002": "alpha", "1003": "beta"}
 CARDS = ["1001", "1002", "1003", "1004"]  # 1004 is not in the inventory
@@ -76,10 +75,8 @@ def expected_series(subject: str, key: str, granularity: str) -> dict[datetime, 
 
 @pytest.fixture(scope="module")
 def runner(module_database: str) -> Iterator[Runner]:
-    load(module_database, INVENTORY, EVENTS)
-    schema_runner = Runner(settings_for(module_database))
-    yield schema_runner
-    schema_runner.close()
+    with loaded_runner(module_database, INVENTORY, EVENTS) as schema_runner:
+        yield schema_runner
 
 
 questions = st.fixed_dictionaries({
