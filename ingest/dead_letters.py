@@ -128,8 +128,10 @@ class DeadLetters:
         release has no such seam (then `send` is used)."""
         accumulator = getattr(producer, "_accumulator", None)
         sender = getattr(producer, "_sender", None)
-        if accumulator is None or sender is None or not hasattr(accumulator, "append") or \
-                getattr(producer, "_transaction_manager", None):
+        transactions = getattr(producer, "_transaction_manager", None)
+        if accumulator is None or sender is None or not hasattr(accumulator, "append") or (
+            transactions is not None and transactions.is_transactional()
+        ):
             return None
         topic, wakeup, parts = self.topic, sender.wakeup, {}
 
