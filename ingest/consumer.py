@@ -174,6 +174,16 @@ class IngestConsumer:
                 lags[partition] = max(highwater - offset, 0)
         return lags
 
+    def read_to_end(self, positions: dict[int, int | None]) -> bool:
+        """Whether positions (partition -> next offset to read, None for the beginning) have
+        reached the high watermark of every assigned partition, as the last fetches gave it."""
+        assignment = self._consumer.assignment()
+        for tp in assignment:
+            highwater = self._consumer.highwater(tp)
+            if highwater is None or highwater > (positions.get(tp.partition) or 0):
+                return False
+        return bool(assignment)
+
     def close(self) -> None:
         """Leave the group at once, so the partitions move on without waiting for a timeout."""
         try:

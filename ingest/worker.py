@@ -227,7 +227,10 @@ class Worker:
                     continue
                 self._fill(size)
                 if self.batch is not None and (
-                    len(self.batch) >= size or time.monotonic() - self.batch.started >= wait_s
+                    len(self.batch) >= size
+                    or time.monotonic() - self.batch.started >= wait_s
+                    # Read all there is: waiting for more would only delay these records.
+                    or (not self.chunks and self.consumer.read_to_end(self.expected))
                 ):
                     self._flush()
                 elif self.in_flight is not None and self.in_flight[1].done():

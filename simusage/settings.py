@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     batch_size: int = Field(
         50000, ge=1, le=1_000_000, validation_alias=AliasChoices("SIMUSAGE_BATCH_SIZE")
     )
+    # Only while there is more to read: at the end of the log a batch commits at once.
     batch_wait_ms: int = Field(
         500, ge=0, le=60_000, validation_alias=AliasChoices("SIMUSAGE_BATCH_WAIT_MS")
     )

@@ -197,3 +197,17 @@ def test_a_card_added_to_the_inventory_is_picked_up_at_its_next_event(ingest_dat
             "SELECT organization_id FROM usage WHERE sim_card_id = '99990001' ORDER BY organization_id"
         ).fetchall()
     assert owners == [("org-new",), (None,)]  # the first event kept no organization: as it was
+
+
+def test_records_at_the_end_of_the_log_commit_without_waiting_for_the_batch_to_fill(
+    ingest_database: str, topic: str
+) -> None:
+    """A batch waits to fill only while there is more to read: once the worker has read all
+    there is, its records commit at once, not a batch wait later."""
+    settings = worker_settings(ingest_database, topic, SIMUSAGE_BATCH_WAIT_MS="60000")
+    with running_worker(settings) as worker:
+        sent = produce(topic, [(b"89440001", GOOD)] * 5, partition=2)
+        wait_consumed(worker, end_offsets(topic), timeout=20)  # a third of the batch wait
+        sent += produce(topic, [(b"89440001", GOOD)] * 3, partition=3)
+        wait_consumed(worker, end_offsets(topic), timeout=20)
+    assert totals(ingest_database) == expected_totals(sent)
