@@ -65,6 +65,24 @@ def test_postgres_mode_upgrades_and_downgrades(empty_database: str) -> None:
     round_trip(empty_database, "postgres")
 
 
+def fillfactors(url: str) -> set:
+    with psycopg.connect(url) as connection:
+        return {
+            tuple(connection.execute(
+                "SELECT reloptions FROM pg_class WHERE oid = %s::regclass", (relation,)
+            ).fetchone()[0] or ())
+            for relation in READ_RELATIONS
+        }
+
+
+def test_postgres_rollups_leave_room_for_updates_in_place(empty_database: str) -> None:
+    settings = settings_for(empty_database, SIMUSAGE_STORAGE_MODE="postgres")
+    migration.upgrade(settings)
+    assert fillfactors(empty_database) == {("fillfactor=70",)}
+    migration.downgrade(settings, "0003")
+    assert fillfactors(empty_database) == {()}
+
+
 def test_auto_mode_falls_back_to_postgres_without_the_extension(empty_database: str) -> None:
     migration.upgrade(settings_for(empty_database, SIMUSAGE_STORAGE_MODE="auto"))
     assert storage_mode(empty_database) == "postgres"
