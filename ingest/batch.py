@@ -68,6 +68,11 @@ class Batch:
     def __len__(self) -> int:
         return self.records
 
+    def cards(self) -> set[str]:
+        """The distinct SIM cards of the accepted events (from the hourly totals: a few
+        thousand keys rather than one entry per event)."""
+        return {sim for sim, _ in self.hourly}
+
     def partitions(self, topic: str) -> list[tuple[int, int, int]]:
         """(partition, start, next) of the topic's partitions, sorted by partition."""
         return sorted((p, s, n) for (t, p), (s, n) in self.offsets.items() if t == topic)

@@ -108,7 +108,7 @@ def prepare(
     postgres = mode == "postgres"
     owners = encoder.organization_of
     aggregates = aggregate(batch.hourly, owners, rollups=postgres)
-    write = BatchWrite(batch, aggregates, owners, sorted(set(batch.sims) - seen))
+    write = BatchWrite(batch, aggregates, owners, sorted(batch.cards() - seen))
     if use_copy:
         write.usage_stream = encoder.usage(batch.times, batch.sims, batch.counts)
         if postgres:

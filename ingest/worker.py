@@ -91,7 +91,7 @@ class Worker:
 
     def _prepare(self, batch: Batch) -> BatchWrite:
         """Total and encode a batch; reload the inventory first if it names unknown cards."""
-        self.upkeep.know(batch.sims)
+        self.upkeep.know(batch.cards())
         write = prepare(batch, self.upkeep.encoder, self.seen, mode=self.db.mode, use_copy=self.db.use_copy)
         write.dead_letters = self.dead_letters.send(batch.rejected)
         return write

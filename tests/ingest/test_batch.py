@@ -132,3 +132,14 @@ def test_batch_tracks_offsets_per_partition_and_rejections() -> None:
     assert [(r.index, r.rejection.reason) for r in batch.rejected] == [(1, "date-invalid")]
     with pytest.raises(DiscontinuousChunk):
         batch.add(FakeChunk("t", 1, 5, 6, [VALUE]), parser)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["1", "22", "333", "4444"]), st.booleans()), max_size=60))
+def test_the_cards_of_a_batch_are_those_of_its_accepted_events(drawn: list) -> None:
+    batch, parser = Batch(), FastParser()
+    values = [
+        (VALUE if good else BAD).replace(b'"1"', f'"{sim}"'.encode()) for sim, good in drawn
+    ]
+    batch.add(FakeChunk("t", 0, 0, len(values), values), parser)
+    assert batch.cards() == set(batch.sims) == {sim for sim, good in drawn if good}
