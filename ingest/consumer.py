@@ -18,8 +18,9 @@ only advisory, for lag dashboards.
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import Fetcher
@@ -67,6 +68,22 @@ class ChunkRecords(Fetcher.PartitionRecords):
         if last_batch is not None and last_batch.magic == 2:
             self.next_fetch_offset = max(self.next_fetch_offset, last_batch.next_offset)
         self.drain()
+
+
+@contextlib.contextmanager
+def _no_metadata_backoff(consumer: KafkaConsumer) -> Iterator[None]:
+    """kafka-python (3.0.12) gives its metadata the default 100 ms retry backoff whatever the
+    consumer's retry_backoff_ms, so the refresh right after the bootstrap's own waited 100 ms
+    for nothing: at every start, and at every restart that hands partitions on."""
+    config = getattr(getattr(consumer, "_cluster", None), "config", None)
+    if not isinstance(config, dict) or "retry_backoff_ms" not in config:
+        yield
+        return
+    backoff, config["retry_backoff_ms"] = config["retry_backoff_ms"], 0
+    try:
+        yield
+    finally:
+        config["retry_backoff_ms"] = backoff
 
 
 class IngestConsumer:
@@ -123,7 +140,8 @@ class IngestConsumer:
         self._consumer.subscribe([self.topic], listener=Listener())
         # Know the topic's partitions before joining: a group leader without them assigns
         # nothing, then rebalances again once the metadata arrives (~0.3 s of every start).
-        self._consumer.partitions_for_topic(self.topic)
+        with _no_metadata_backoff(self._consumer):
+            self._consumer.partitions_for_topic(self.topic)
 
     def poll(self, timeout_ms: int, max_chunks: int = 16) -> list[Chunk]:
         """Chunks fetched since the last poll, at most max_chunks record batches (or as many

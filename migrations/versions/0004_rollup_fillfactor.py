@@ -4,7 +4,7 @@ Every batch adds into rollup rows that already exist (the current hours, and eve
 backfill touches again). With full pages each such update writes the new row version to
 another page and a new entry into the primary key; with 30% of each page free it mostly stays
 on its page as a heap-only tuple, with no index write. In the ingest benchmark (25 passes over
-the same month) this cut the database's CPU for the rollups by about 40%.
+the same month) this cut the database's CPU for the rollups by a third.
 
 Revision ID: 0004
 Revises: 0003

@@ -37,3 +37,17 @@ def test_the_slow_consumer_path_gives_the_same_chunks(topic: str) -> None:
         seen[fast] = per_partition
         assert {p: len(v) for p, v in per_partition.items()} == {p: e for p, e in ends.items() if e}
     assert seen[True] == seen[False]
+
+
+def test_the_consumer_knows_its_partitions_before_joining(topic: str) -> None:
+    """The metadata refresh before the join skips kafka-python's retry backoff (a seam in its
+    internals, checked here so that an upgrade that moves it fails a test), and restores it."""
+    settings = settings_for("postgresql://unused/x", SIMUSAGE_TOPIC=topic,
+                            SIMUSAGE_CONSUMER_GROUP=f"{topic}-partitions")
+    consumer = IngestConsumer(settings, lambda p: None, lambda p: None)
+    try:
+        cluster = consumer._consumer._cluster  # noqa: SLF001
+        assert cluster.partitions_for_topic(topic) == set(range(4))
+        assert cluster.config["retry_backoff_ms"] == 100
+    finally:
+        consumer.close()
