@@ -223,14 +223,22 @@ class Worker:
                 if self.batch is not None:
                     left = self.batch.started + wait_s - time.monotonic()
                     timeout_ms = max(0, min(timeout_ms, int(left * 1000)))
+                    if self.in_flight is not None:
+                        timeout_ms = min(timeout_ms, 10)  # the database may be free any moment
                 if self.queued < size and not self._poll(timeout_ms, size):
                     continue
                 self._fill(size)
                 if self.batch is not None and (
                     len(self.batch) >= size
                     or time.monotonic() - self.batch.started >= wait_s
-                    # Read all there is: waiting for more would only delay these records.
-                    or (not self.chunks and self.consumer.read_to_end(self.expected))
+                    # All there is has been read and the database is free: waiting would only
+                    # delay these records. (While it is busy they wait and the batch grows, so
+                    # a trickle of events does not become a transaction per poll.)
+                    or (
+                        not self.chunks
+                        and (self.in_flight is None or self.in_flight[1].done())
+                        and self.consumer.read_to_end(self.expected)
+                    )
                 ):
                     self._flush()
                 elif self.in_flight is not None and self.in_flight[1].done():
