@@ -1,11 +1,12 @@
 """`simusage ingest`: the loop from the Kafka topic to the usage tables, exactly once.
 
-Main thread: poll chunks -> parse them into a batch -> when the batch is full or old enough,
-total and encode it, start producing its dead letters -> hand it to the database thread -> go
-on parsing the next batch. Database thread: one transaction (offsets compare-and-set, raw rows,
-cards seen, rollups or late ranges; then wait for the broker to acknowledge the dead letters)
--> commit. Back on the main thread, once that commit is known: advisory Kafka commit, metrics,
-one log line; in TimescaleDB mode the late ranges are refreshed in the aggregates soon after.
+Main thread: poll chunks -> parse them into a batch -> when the batch is full, old enough, or
+all there is (and the database free), total and encode it, start producing its dead letters ->
+hand it to the database thread -> go on parsing the next batch. Database thread: one transaction
+(offsets compare-and-set, raw rows, cards seen, rollups or late ranges; then wait for the broker
+to acknowledge the dead letters) -> commit. Back on the main thread, once that commit is known:
+advisory Kafka commit, metrics, one log line; in TimescaleDB mode the late ranges are refreshed
+in the aggregates soon after.
 
 The database holds the truth about what has been consumed: on every assignment the partitions
 are positioned at the offsets stored with the rows, and a batch whose offsets another worker
