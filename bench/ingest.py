@@ -14,7 +14,8 @@ beside baselines measured in the same run on the same rows.
    COPY of pre-parsed rows (`write_row`), and one INSERT per event, measured on a sample and
    extrapolated (in one transaction, and with a commit per event).
 
-Each figure is the median of R repetitions, the worker and the COPY baselines interleaved.
+Each figure is the median of R repetitions, the worker and the COPY baselines interleaved; every
+measure starts from emptied tables and a CHECKPOINT (so none pays for the writes of the one before).
 Needs the services of `make up`/`make test`.
 """
 
@@ -53,8 +54,20 @@ KAFKA = os.environ.get("SIMUSAGE_BENCH_KAFKA", "127.0.0.1:9092")
 INVENTORY = Path(os.environ.get("SIMUSAGE_BENCH_INVENTORY", ROOT / "data" / "inventory.json"))
 if not INVENTORY.exists():
     INVENTORY = ROOT.parent / "shared" / "data" / "inventory.json"
-CLEAR = "TRUNCATE usage, sim_card_seen, kafka_offset, usage_sim_card_hourly, " \
-        "usage_organization_hourly, usage_sim_card_daily, usage_organization_daily"
+CLEAR = ("usage", "sim_card_seen", "kafka_offset", "usage_sim_card_hourly", "usage_organization_hourly",
+         "usage_sim_card_daily", "usage_organization_daily")
+
+
+def clean_slate(connection: psycopg.Connection, tables: tuple[str, ...]) -> None:
+    """Empty the tables and write out what the previous measure left dirty, so that each
+    measure starts alike instead of paying for its predecessor's checkpoint."""
+    connection.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(map(sql.Identifier, tables))))
+    connection.commit()
+    try:
+        connection.execute("CHECKPOINT")  # superuser or pg_checkpoint only
+    except psycopg.Error:
+        connection.rollback()
+    connection.commit()
 
 
 def url_of(database: str) -> str:
@@ -97,7 +110,7 @@ def end_offsets(topic: str, partitions: int) -> dict[int, int]:
 def run_worker(url: str, topic: str, ends: dict[int, int], batch_size: int) -> tuple[float, float, int]:
     """(seconds from start, seconds first->last commit, rows) for one worker on a clean table."""
     with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute(CLEAR)
+        clean_slate(connection, CLEAR)
     environment = dict(
         os.environ, DATABASE_URL=url, KAFKA_BOOTSTRAP_SERVERS=KAFKA, SIMUSAGE_TOPIC=topic,
         SIMUSAGE_CONSUMER_GROUP=f"bench-{uuid.uuid4().hex[:8]}", SIMUSAGE_INGEST_METRICS_PORT="0",
@@ -141,8 +154,8 @@ def accepted_rows(events: list, owners: dict[str, str]) -> list[tuple]:
 
 
 def psql_copy(url: str, path: str) -> float:
-    with psycopg.connect(url, autocommit=True) as connection:
-        connection.execute("TRUNCATE usage")
+    with psycopg.connect(url) as connection:
+        clean_slate(connection, ("usage",))
     started = time.monotonic()
     subprocess.run(["psql", url, "-q", "-c",
                     f"\\copy usage (time, sim_card_id, organization_id, bytes_used) from '{path}'"],
@@ -152,8 +165,7 @@ def psql_copy(url: str, path: str) -> float:
 
 def binary_copy(url: str, rows: list[tuple]) -> float:
     with psycopg.connect(url) as connection:
-        connection.execute("TRUNCATE usage")
-        connection.commit()
+        clean_slate(connection, ("usage",))
         started = time.monotonic()
         with connection.cursor().copy(
             "COPY usage (time, sim_card_id, organization_id, bytes_used) FROM STDIN (FORMAT BINARY)"
@@ -168,8 +180,7 @@ def binary_copy(url: str, rows: list[tuple]) -> float:
 def inserts(url: str, rows: list[tuple], commit_each: bool) -> float:
     statement = "INSERT INTO usage (time, sim_card_id, organization_id, bytes_used) VALUES (%s, %s, %s, %s)"
     with psycopg.connect(url, autocommit=commit_each) as connection:
-        connection.execute("TRUNCATE usage")
-        connection.commit()
+        clean_slate(connection, ("usage",))
         started = time.monotonic()
         for row in rows:
             connection.execute(statement, row)
