@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from ingest.events import FastParser, Rejection
+from ingest.chunk_parser import FastParser
+from ingest.events import Rejection
 
 HOURS_PER_DAY = 24
 

@@ -1,4 +1,4 @@
-"""What a usage record's value must be: validation and parsing, pure and fast.
+"""What a usage record's value must be: validation and parsing, pure.
 
 A value is accepted only as a JSON object with these three fields (others are ignored, so that
 a producer may add fields without stopping billing; the three are checked strictly):
@@ -13,10 +13,9 @@ a producer may add fields without stopping billing; the three are checked strict
 Everything else is a ``Rejection`` with a reason code from ``REASONS`` (dead-letter header
 and metric label) and a human detail.
 
-``FastParser.parse`` handles a whole chunk of values: values in the canonical shape the
-producers send are matched by one regular expression over the joined chunk and never become
-dicts or datetimes; anything else goes through ``parse_event``, the one reference definition.
-The property tests check that both paths agree.
+``parse_event`` is the one reference definition; ``ingest.chunk_parser`` takes the values of
+the canonical shape the producers send much faster, and the property tests check that both
+agree.
 """
 
 from __future__ import annotations
@@ -32,8 +31,8 @@ MICROSECONDS_PER_SECOND = 1_000_000
 HOUR_US = 3600 * MICROSECONDS_PER_SECOND
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)  # exclusive
-_EARLIEST_US = 0
-_LATEST_US = (LATEST - EARLIEST) // timedelta(microseconds=1)
+EARLIEST_US = 0
+LATEST_US = (LATEST - EARLIEST) // timedelta(microseconds=1)
 _UNIX_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 REASONS = (
@@ -85,7 +84,7 @@ INSTANT = re.compile(
 NAIVE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[Tt ][0-9:.,]*)?")
 
 
-def _day_us(year: int, month: int, day: int) -> int | None:
+def day_us_of(year: int, month: int, day: int) -> int | None:
     """Microseconds from 1970-01-01 to that day's midnight, or None if it is not a real day."""
     try:
         ordinal = date(year, month, day).toordinal()
@@ -102,7 +101,7 @@ def parse_instant(text: str) -> int | Rejection:
             return Rejection("date-no-timezone", f"date {text!r} has no Z or offset")
         return Rejection("date-invalid", f"date {text!r} is not an ISO 8601 instant")
     year, month, day, hour, minute, second, fraction, zulu, sign, off_h, off_m = match.groups()
-    day_us = _day_us(int(year), int(month), int(day))
+    day_us = day_us_of(int(year), int(month), int(day))
     hour_i, minute_i, second_i = int(hour), int(minute), int(second or 0)
     if day_us is None or hour_i > 23 or minute_i > 59 or second_i > 59:
         return Rejection("date-invalid", f"date {text!r} is not a real date and time")
@@ -118,7 +117,7 @@ def parse_instant(text: str) -> int | Rejection:
         + ((hour_i * 60 + minute_i) * 60 + second_i - offset_s) * MICROSECONDS_PER_SECOND
         + micros
     )
-    if not _EARLIEST_US <= time_us < _LATEST_US:
+    if not EARLIEST_US <= time_us < LATEST_US:
         return Rejection("date-out-of-range", f"date {text!r} is outside 1970..2200 UTC")
     return time_us
 
@@ -177,107 +176,3 @@ def parse_event(value: bytes | bytearray | memoryview | None) -> Event | Rejecti
     except orjson.JSONDecodeError as error:
         return Rejection("not-json", f"not JSON: {error}")
     return parse_document(document)
-
-
-# The canonical shape, as the reference producer and `simusage produce` write it. Any value this
-# matches is a JSON object with exactly these fields, so it needs no JSON parser; the date is
-# checked through caches of days and times of day. Anything else goes to parse_event.
-_CANONICAL = re.compile(
-    r'^\{"sim-card-id": ?"([0-9]{1,32})", ?"bytes-used": ?(?:(0|[1-9][0-9]{0,12})|"([0-9]{1,13})"), ?'
-    r'"date": ?"([0-9]{4}-[0-9]{2}-[0-9]{2})T([0-9]{2}:[0-9]{2}:[0-9]{2})Z"\}$',
-    re.MULTILINE,
-)
-
-
-class FastParser:
-    """Parses chunks of record values into columns; keeps caches of days and times of day."""
-
-    def __init__(self) -> None:
-        self._days: dict[str, int | None] = {}
-        self._times_of_day: dict[str, int | None] = {}
-
-    def _day(self, text: str) -> int | None:
-        if len(self._days) > 100_000:
-            self._days.clear()
-        day_us = _day_us(int(text[0:4]), int(text[5:7]), int(text[8:10]))
-        if day_us is not None and not _EARLIEST_US <= day_us < _LATEST_US:
-            day_us = None
-        self._days[text] = day_us
-        return day_us
-
-    def _time_of_day(self, text: str) -> int | None:
-        hour, minute, second = int(text[0:2]), int(text[3:5]), int(text[6:8])
-        seconds = None
-        if len(self._times_of_day) > 100_000:
-            self._times_of_day.clear()
-        if hour <= 23 and minute <= 59 and second <= 59:
-            seconds = ((hour * 60 + minute) * 60 + second) * MICROSECONDS_PER_SECOND
-        self._times_of_day[text] = seconds
-        return seconds
-
-    def parse(
-        self,
-        values: list,
-        times: list[int],
-        sims: list[str],
-        counts: list[int],
-        rejected: list[tuple[int, Rejection]],
-        hourly: dict | None = None,
-    ) -> None:
-        """Append the events of values to the columns; (index, Rejection) of the others; and
-        add them into hourly, (sim, hour since 1970) -> [bytes, events], when given (summed
-        here because this loop visits every event anyway)."""
-        if hourly is None:
-            hourly = {}
-        start = len(times)
-        try:
-            text = b"\n".join(values).decode("utf-8")
-        except (TypeError, UnicodeDecodeError):  # a None value, or not UTF-8
-            text = ""
-        rows = _CANONICAL.findall(text) if text.count("\n") == len(values) - 1 else ()
-        if len(rows) != len(values):
-            self._parse_one_by_one(values, times, sims, counts, rejected, hourly)
-            return
-        days_get, times_of_day_get = self._days.get, self._times_of_day.get
-        add_time, add_sim, add_count = times.append, sims.append, counts.append
-        hourly_get = hourly.get
-        skipped = 0
-        for sim, json_int, string_int, day, time_of_day in rows:
-            day_us = days_get(day, -1)
-            if day_us == -1:
-                day_us = self._day(day)
-            seconds = times_of_day_get(time_of_day)
-            if seconds is None:
-                seconds = self._time_of_day(time_of_day)
-            count = int(json_int or string_int)
-            if day_us is None or seconds is None or count > MAX_BYTES_USED:
-                # Canonical in shape, wrong in content (day 00): the reference path says why.
-                index = len(times) - start + skipped
-                rejected.append((index, parse_event(values[index])))
-                skipped += 1
-                continue
-            time_us = day_us + seconds
-            add_time(time_us)
-            add_sim(sim)
-            add_count(count)
-            slot = (sim, time_us // HOUR_US)
-            total = hourly_get(slot)
-            if total is None:
-                hourly[slot] = [count, 1]
-            else:
-                total[0] += count
-                total[1] += 1
-
-    @staticmethod
-    def _parse_one_by_one(values, times, sims, counts, rejected, hourly) -> None:
-        for index, value in enumerate(values):
-            event = parse_event(value)
-            if type(event) is Event:
-                times.append(event.time_us)
-                sims.append(event.sim_card_id)
-                counts.append(event.bytes_used)
-                total = hourly.setdefault((event.sim_card_id, event.time_us // HOUR_US), [0, 0])
-                total[0] += event.bytes_used
-                total[1] += 1
-            else:
-                rejected.append((index, event))

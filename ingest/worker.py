@@ -31,7 +31,7 @@ from ingest.consumer import connect
 from ingest.database import Database, Stopped
 from ingest.dead_letters import DeadLetters
 from ingest.encoding import BatchWrite, prepare
-from ingest.events import FastParser
+from ingest.chunk_parser import FastParser
 from ingest.upkeep import Upkeep
 from ingest.writer import OffsetConflict, stored_offsets, write_batch
 from simusage.settings import Settings

@@ -11,7 +11,8 @@ from pathlib import Path
 import psycopg
 
 from ingest.batch import Batch
-from ingest.events import HOUR_US, Event, FastParser, parse_event
+from ingest.chunk_parser import FastParser
+from ingest.events import HOUR_US, Event, parse_event
 
 INVENTORY_FILE = Path(__file__).resolve().parents[2] / "data" / "inventory.json"
 OWNERS = {e["sim-card-id"]: e["org-id"] for e in json.loads(INVENTORY_FILE.read_text())}

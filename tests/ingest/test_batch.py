@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ingest.batch import Batch, DiscontinuousChunk, aggregate, coalesce, merge_ranges
-from ingest.events import FastParser
+from ingest.chunk_parser import FastParser
 from tests.ingest.helpers import sum_hourly
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

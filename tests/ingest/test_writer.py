@@ -8,7 +8,8 @@ import psycopg
 import pytest
 
 from ingest.encoding import RowEncoder, prepare
-from ingest.events import FastParser, parse_event
+from ingest.chunk_parser import FastParser
+from ingest.events import parse_event
 from ingest.writer import (
     OffsetConflict, copy_works, prepare_connection, refresh_pending, storage_mode,
     stored_offsets, write_batch,
