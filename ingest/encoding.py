@@ -101,14 +101,14 @@ class BatchWrite:
 
 
 def prepare(
-    batch: Batch, encoder: RowEncoder, seen: set[str], *, mode: str, use_copy: bool
+    batch: Batch, cards: set[str], encoder: RowEncoder, seen: set[str], *, mode: str, use_copy: bool
 ) -> BatchWrite:
     """Total and encode a batch (on the worker's main thread): the database thread then only
-    sends bytes. seen: cards known to be in sim_card_seen already."""
+    sends bytes. cards: `batch.cards()`; seen: cards known to be in sim_card_seen already."""
     postgres = mode == "postgres"
     owners = encoder.organization_of
     aggregates = aggregate(batch.hourly, owners, rollups=postgres)
-    write = BatchWrite(batch, aggregates, owners, sorted(batch.cards() - seen))
+    write = BatchWrite(batch, aggregates, owners, sorted(cards - seen))
     if use_copy:
         write.usage_stream = encoder.usage(batch.times, batch.sims, batch.counts)
         if postgres:

@@ -27,11 +27,11 @@ from collections import deque
 
 from ingest import metrics
 from ingest.batch import Batch, DiscontinuousChunk
+from ingest.chunk_parser import FastParser
 from ingest.consumer import connect
 from ingest.database import Database, Stopped
 from ingest.dead_letters import DeadLetters
 from ingest.encoding import BatchWrite, prepare
-from ingest.chunk_parser import FastParser
 from ingest.upkeep import Upkeep
 from ingest.writer import OffsetConflict, stored_offsets, write_batch
 from simusage.settings import Settings
@@ -92,8 +92,10 @@ class Worker:
 
     def _prepare(self, batch: Batch) -> BatchWrite:
         """Total and encode a batch; reload the inventory first if it names unknown cards."""
-        self.upkeep.know(batch.cards())
-        write = prepare(batch, self.upkeep.encoder, self.seen, mode=self.db.mode, use_copy=self.db.use_copy)
+        cards = batch.cards()
+        self.upkeep.know(cards)
+        write = prepare(batch, cards, self.upkeep.encoder, self.seen, mode=self.db.mode,
+                        use_copy=self.db.use_copy)
         write.dead_letters = self.dead_letters.send(batch.rejected)
         return write
 

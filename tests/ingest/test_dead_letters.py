@@ -11,8 +11,9 @@ pytestmark = pytest.mark.kafka
 
 
 def test_the_installed_kafka_python_takes_the_fast_append_path(topic: str) -> None:
-    """`send` falls back to KafkaProducer.send, three times slower, when the seam is missing;
-    a kafka-python upgrade that moves it must fail here, not quietly cost throughput."""
+    """`send` falls back to KafkaProducer.send, half as slow again, when the seam is missing
+    (it was, with 3.0.12's idempotent producers): an upgrade that moves the seam must fail
+    here, not quietly cost throughput."""
     dead_letters = DeadLetters(settings_for("postgresql://unused/x", SIMUSAGE_TOPIC=topic))
     try:
         producer = dead_letters._connect()  # noqa: SLF001

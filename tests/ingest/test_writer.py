@@ -31,7 +31,7 @@ EDGE_VALUES = [
 
 def write(connection, batch, *, mode="postgres", use_copy=True, topic="t", seen=frozenset()):
     prepare_connection(connection, mode if use_copy else "")
-    prepared = prepare(batch, RowEncoder(OWNERS), set(seen), mode=mode, use_copy=use_copy)
+    prepared = prepare(batch, batch.cards(), RowEncoder(OWNERS), set(seen), mode=mode, use_copy=use_copy)
     with connection.transaction():
         return write_batch(connection, topic, prepared, mode=mode)
 
