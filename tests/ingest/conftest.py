@@ -53,8 +53,8 @@ def topic(topic_name: str) -> Iterator[str]:
     admin.close()
 
 
-def end_offsets(topic: str, partitions: int = PARTITIONS) -> dict[int, int] | None:
-    consumer = KafkaConsumer(bootstrap_servers=KAFKA)
+def end_offsets(topic: str, partitions: int = PARTITIONS, bootstrap: str = KAFKA) -> dict[int, int] | None:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
     try:
         ends = consumer.end_offsets([TopicPartition(topic, p) for p in range(partitions)])
         return {tp.partition: offset for tp, offset in ends.items()}
@@ -64,9 +64,9 @@ def end_offsets(topic: str, partitions: int = PARTITIONS) -> dict[int, int] | No
         consumer.close()
 
 
-def produce(topic: str, events, partition: int | None = None) -> list[bytes]:
-    """Send (key, value) pairs; return the values sent."""
-    producer = KafkaProducer(bootstrap_servers=KAFKA, linger_ms=10, batch_size=256 * 1024, acks="all")
+def produce(topic: str, events, partition: int | None = None, bootstrap: str = KAFKA) -> list[bytes]:
+    """Send (key, value) pairs, acknowledged by the broker; return the values sent."""
+    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=10, batch_size=256 * 1024, acks="all")
     values = []
     for key, value in events:
         producer.send(topic, key=key, value=value, partition=partition)

@@ -20,18 +20,17 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 
 from ingest.dead_letters import SOURCE_OFFSET, SOURCE_PARTITION
 from ingest.events import Event, parse_event
-from tests.ingest.conftest import ROOT, committed, dead_letters, wait_for, worker_settings
+from tests.ingest.conftest import (
+    PARTITIONS, ROOT, committed, dead_letters, end_offsets, produce, wait_for, worker_settings,
+)
 from tests.ingest.helpers import expected_totals, raw_totals
 from tests.ingest.test_worker import headers_of, reference_runs, totals
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow]
-
-PARTITIONS = 4
 
 
 def free_port() -> int:
@@ -79,29 +78,6 @@ def private_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateK
         kafka.stop()
 
 
-def produce(bootstrap: str, topic: str, events) -> list[bytes]:
-    """Send (key, value) pairs to the private broker, acknowledged by it; the values sent."""
-    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=10, batch_size=256 * 1024, acks="all")
-    values = []
-    for key, value in events:
-        producer.send(topic, key=key, value=value)
-        values.append(value)
-    producer.flush()
-    producer.close()
-    return values
-
-
-def end_offsets(bootstrap: str, topic: str) -> dict[int, int] | None:
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
-    try:
-        ends = consumer.end_offsets([TopicPartition(topic, p) for p in range(PARTITIONS)])
-        return {tp.partition: offset for tp, offset in ends.items()}
-    except Exception:  # noqa: BLE001 - not there yet
-        return None
-    finally:
-        consumer.close()
-
-
 def dead_letter_sources(bootstrap: str, topic: str, at_least: int, timeout: float = 30) -> Counter:
     """(source partition, source offset) -> copies, over the topic's dead-letter topic."""
     records = dead_letters(topic, at_least, timeout, bootstrap)
@@ -115,7 +91,7 @@ def private_topic(private_kafka: PrivateKafka, topic_name: str) -> str:
     admin = KafkaAdminClient(bootstrap_servers=private_kafka.bootstrap)
     admin.create_topics([NewTopic(topic_name, PARTITIONS, 1), NewTopic(f"{topic_name}.dlq", 1, 1)])
     admin.close()
-    wait_for(lambda: end_offsets(private_kafka.bootstrap, topic_name) is not None, 20, "the topic's metadata")
+    wait_for(lambda: end_offsets(topic_name, bootstrap=private_kafka.bootstrap) is not None, 20, "the topic's metadata")
     return topic_name
 
 
@@ -126,7 +102,7 @@ def test_kafka_stopped_and_restarted_under_a_running_worker_loses_and_doubles_no
     events = reference_runs(1)  # 40,320 events; day 00's 1,440 are rejected (dead letters)
     half = len(events) // 2
     # Rejected records on both sides of the outage: the dead-letter producer reconnects too.
-    before = produce(bootstrap, topic, events[:720] + events[1440:half])
+    before = produce(topic, events[:720] + events[1440:half], bootstrap=bootstrap)
     worker = worker_processes(worker_settings(
         ingest_database, topic, KAFKA_BOOTSTRAP_SERVERS=bootstrap, SIMUSAGE_BATCH_SIZE="2000",
     ))
@@ -141,7 +117,7 @@ def test_kafka_stopped_and_restarted_under_a_running_worker_loses_and_doubles_no
     assert committed(ingest_database, topic) == len(before)
 
     private_kafka.start()  # same state directory: the topics and the first half are still there
-    after = produce(bootstrap, topic, events[720:1440] + events[half:])
+    after = produce(topic, events[720:1440] + events[half:], bootstrap=bootstrap)
     sent = before + after
     # Promptly: about 1 s of reconnect backoff plus a second of work. With kafka-python's
     # default 30 s backoff cap this took ~14 s after an outage of ~8 s.
