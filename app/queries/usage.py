@@ -141,6 +141,13 @@ def whole_days(start: int, end: int) -> tuple[int, int]:
     return days_start, days_end
 
 
+def _pages(rows, keys: Sequence[str]) -> dict[str, list[Bucket]]:
+    pages: dict[str, list[Bucket]] = {key: [] for key in keys}
+    for key, bucket, bytes_used, event_count in rows:
+        pages[key].append(Bucket(int(bucket.timestamp()), bytes_used, event_count))
+    return pages
+
+
 async def fetch_pages(
     database: Database, subject: str, granularity: str, keys: Sequence[str], lower: int, upper: int
 ) -> dict[str, list[Bucket]]:
@@ -148,10 +155,7 @@ async def fetch_pages(
     rows = await database.fetch_all(
         PAGE_STATEMENTS[subject, granularity], (list(keys), utc(lower), utc(upper))
     )
-    pages: dict[str, list[Bucket]] = {key: [] for key in keys}
-    for key, bucket, bytes_used, event_count in rows:
-        pages[key].append(Bucket(int(bucket.timestamp()), bytes_used, event_count))
-    return pages
+    return _pages(rows, keys)
 
 
 async def fetch_sparse_pages(
@@ -164,10 +168,7 @@ async def fetch_sparse_pages(
         SPARSE_PAGE_STATEMENTS[subject, granularity, backward],
         (list(keys), utc(lower), utc(upper), limit),
     )
-    pages: dict[str, list[Bucket]] = {key: [] for key in keys}
-    for key, bucket, bytes_used, event_count in rows:
-        pages[key].append(Bucket(int(bucket.timestamp()), bytes_used, event_count))
-    return pages
+    return _pages(rows, keys)
 
 
 async def fetch_totals(
