@@ -4,11 +4,16 @@ A value is accepted only as a JSON object with these three fields (others are ig
 a producer may add fields without stopping billing; the three are checked strictly):
 
 - ``sim-card-id``: a string of 1 to 32 ASCII digits (a JSON number would lose leading zeros);
-- ``bytes-used``: a JSON integer or a string of ASCII decimal digits, 0 to 2^40 (no sign,
-  spaces, fraction, exponent, float or boolean);
+- ``bytes-used``: a JSON integer or a string of ASCII decimal digits, 0 to 2^40 by value
+  (leading zeros allowed; no sign, spaces, fraction, exponent, float or boolean);
 - ``date``: an instant ``YYYY-MM-DDTHH:MM[:SS[.fraction]]`` with ``Z`` or an offset
   (``+HH:MM``, ``+HHMM``, ``+HH``); a real calendar date (day 00 is not one), UTC from 1970
   to 2200 (a usage event outside is a broken clock, not a late event).
+
+An object with a key twice (at any depth) is ambiguous and rejected (``duplicate-field``): which
+of two ``sim-card-id`` a JSON parser keeps is not something to bill by. So is a document nested
+deeper than ``MAX_DEPTH``. Details quote at most ``EXCERPT`` characters of a value, whatever
+its size or nesting: a rejection costs about what an acceptance costs.
 
 Everything else is a ``Rejection`` with a reason code from ``REASONS`` (dead-letter header
 and metric label) and a human detail.
@@ -20,6 +25,7 @@ agree.
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -48,7 +54,12 @@ REASONS = (
     "date-invalid",
     "date-no-timezone",
     "date-out-of-range",
+    "duplicate-field",
+    "too-deep",
+    "unexpected",
 )
+MAX_DEPTH = 64
+EXCERPT = 40
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +85,6 @@ class Rejection:
 
 
 SIM_CARD_ID = re.compile(r"[0-9]{1,32}")
-DECIMAL = re.compile(r"[0-9]{1,13}")
 INSTANT = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2})"
     r"(?::([0-9]{2})(?:[.,]([0-9]{1,9}))?)?"
@@ -82,6 +92,18 @@ INSTANT = re.compile(
 )
 # A date-time with no zone at all: said so, rather than "invalid".
 NAIVE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[Tt ][0-9:.,]*)?")
+
+
+def excerpt(value: object) -> str:
+    """A short, bounded description of any decoded JSON value, for a rejection's detail."""
+    if isinstance(value, str):
+        shown = repr(value[:EXCERPT])[: 2 * EXCERPT]  # "\x00" is four characters
+        return shown if len(value) <= EXCERPT else f"{shown}... ({len(value)} characters)"
+    if isinstance(value, (list, dict)):
+        return f"a JSON {'array' if isinstance(value, list) else 'object'} of {len(value)}"
+    if isinstance(value, float):
+        return "a number with a fraction or exponent"
+    return repr(value)[:EXCERPT]  # int (at most 20 digits from orjson), bool, None
 
 
 def day_us_of(year: int, month: int, day: int) -> int | None:
@@ -98,8 +120,8 @@ def parse_instant(text: str) -> int | Rejection:
     match = INSTANT.fullmatch(text)
     if match is None:
         if NAIVE.fullmatch(text):
-            return Rejection("date-no-timezone", f"date {text!r} has no Z or offset")
-        return Rejection("date-invalid", f"date {text!r} is not an ISO 8601 instant")
+            return Rejection("date-no-timezone", f"date {excerpt(text)} has no Z or offset")
+        return Rejection("date-invalid", f"date {excerpt(text)} is not an ISO 8601 instant")
     year, month, day, hour, minute, second, fraction, zulu, sign, off_h, off_m = match.groups()
     day_us = day_us_of(int(year), int(month), int(day))
     hour_i, minute_i, second_i = int(hour), int(minute), int(second or 0)
@@ -126,14 +148,15 @@ def parse_bytes_used(value: object) -> int | Rejection:
     """The byte count of a JSON integer or decimal string, or why it is not one."""
     if type(value) is int:  # not bool, which is an int subclass
         number = value
-    elif isinstance(value, str) and DECIMAL.fullmatch(value):
-        number = int(value)
     elif isinstance(value, str) and value.isascii() and value.isdigit():
-        return Rejection("bytes-used-out-of-range", f"bytes-used {value!r} is above 2^40")
+        significant = value.lstrip("0")  # read by value: "0001025" is 1025
+        if len(significant) > 13:
+            return Rejection("bytes-used-out-of-range", f"bytes-used {excerpt(value)} is above 2^40")
+        number = int(significant or "0")
     else:
         return Rejection(
             "bytes-used-invalid",
-            f"bytes-used must be a non-negative integer or decimal string, got {value!r:.40}",
+            f"bytes-used must be a non-negative integer or decimal string, got {excerpt(value)}",
         )
     if not 0 <= number <= MAX_BYTES_USED:
         return Rejection("bytes-used-out-of-range", f"bytes-used {number} is not in 0..2^40")
@@ -149,7 +172,7 @@ def parse_document(document: object) -> Event | Rejection:
         return Rejection("sim-card-id-missing", "no sim-card-id")
     if not isinstance(sim_card_id, str) or not SIM_CARD_ID.fullmatch(sim_card_id):
         return Rejection(
-            "sim-card-id-invalid", f"sim-card-id must be 1 to 32 digits, got {sim_card_id!r:.40}"
+            "sim-card-id-invalid", f"sim-card-id must be 1 to 32 digits, got {excerpt(sim_card_id)}"
         )
     if "bytes-used" not in document or document["bytes-used"] is None:
         return Rejection("bytes-used-missing", "no bytes-used")
@@ -160,7 +183,7 @@ def parse_document(document: object) -> Event | Rejection:
     if when is None:
         return Rejection("date-missing", "no date")
     if not isinstance(when, str):
-        return Rejection("date-invalid", f"date must be a string, got {when!r:.40}")
+        return Rejection("date-invalid", f"date must be a string, got {excerpt(when)}")
     time_us = parse_instant(when)
     if isinstance(time_us, Rejection):
         return time_us
@@ -174,5 +197,50 @@ def parse_event(value: bytes | bytearray | memoryview | None) -> Event | Rejecti
     try:
         document = orjson.loads(value)
     except orjson.JSONDecodeError as error:
-        return Rejection("not-json", f"not JSON: {error}")
+        return Rejection("not-json", f"not JSON: {str(error)[:150]}")
+    if isinstance(document, dict):
+        if _deeper_than(document, MAX_DEPTH):
+            return Rejection("too-deep", f"nested deeper than {MAX_DEPTH} levels")
+        duplicate = _duplicate_key(value)
+        if duplicate is not None:
+            return Rejection("duplicate-field", f"the key {excerpt(duplicate)} is there twice")
     return parse_document(document)
+
+
+def _deeper_than(document: object, limit: int) -> bool:
+    """Whether arrays and objects nest more than limit levels (iteratively: no recursion)."""
+    stack = [(document, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = node.values() if isinstance(node, dict) else node
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+class _DuplicateKey(Exception):
+    pass
+
+
+def _pairs_without_duplicates(pairs: list) -> None:
+    seen = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise _DuplicateKey(key)
+        seen.add(key)
+
+
+def _duplicate_key(value: bytes | bytearray | memoryview) -> str | None:
+    """A key some object of a JSON text (that orjson accepted, at most MAX_DEPTH deep) holds
+    twice, or None. orjson keeps the last silently; the standard parser lets us see pairs."""
+    try:
+        json.loads(bytes(value), object_pairs_hook=_pairs_without_duplicates,
+                   parse_int=_ignore, parse_float=_ignore, parse_constant=_ignore)
+    except _DuplicateKey as duplicate:
+        return duplicate.args[0]
+    return None
+
+
+def _ignore(_text: str) -> None:
+    """Numbers are orjson's business: no int() of a 5,000-digit literal here."""

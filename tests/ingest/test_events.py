@@ -98,6 +98,18 @@ INVALID = [
     (b'{"sim-card-id": "1", "bytes-used": 1, "date": "2020-02-01"}', "date-no-timezone"),
     (b'{"sim-card-id": "1", "bytes-used": 1, "date": "1969-12-31T23:59:59Z"}', "date-out-of-range"),
     (b'{"sim-card-id": "1", "bytes-used": 1, "date": "2200-01-01T00:00:00Z"}', "date-out-of-range"),
+    # ambiguous: which card, which count would be billed depends on the JSON parser
+    (b'{"sim-card-id": "1", "bytes-used": 1, "date": "2020-02-01T00:00:00Z", "sim-card-id": "2"}',
+     "duplicate-field"),
+    (b'{"sim-card-id": "1", "bytes-used": 1, "bytes-used": 1, "date": "2020-02-01T00:00:00Z"}',
+     "duplicate-field"),
+    # the same key, once escaped: equal once decoded
+    (rb'{"sim-card-id": "1", "bytes-\u0075sed": 5, "bytes-used": 1, "date": "2020-02-01T00:00:00Z"}',
+     "duplicate-field"),
+    (b'{"sim-card-id": "1", "bytes-used": 1, "date": "2020-02-01T00:00:00Z", "x": {"a": 1, "a": 2}}',
+     "duplicate-field"),
+    (b'{"sim-card-id": "1", "bytes-used": 1, "date": "2020-02-01T00:00:00Z", "x": ' + b"[" * 64
+     + b"]" * 64 + b"}", "too-deep"),
 ]
 
 
@@ -110,7 +122,49 @@ def test_invalid_values_are_rejected_with_their_reason(value: bytes | None, reas
 
 
 def test_every_reason_is_exercised() -> None:
-    assert {reason for _, reason in INVALID} == set(REASONS)
+    # "unexpected" is the parser's, for an exception out of this definition (test_chunk_parser)
+    assert {reason for _, reason in INVALID} == set(REASONS) - {"unexpected"}
+
+
+def test_nesting_just_under_the_limit_is_allowed_in_ignored_fields() -> None:
+    value = (b'{"sim-card-id": "1", "bytes-used": 1, "date": "2020-02-01T00:00:00Z", "x": '
+             + b"[" * 63 + b"]" * 63 + b"}")
+    assert isinstance(parse_event(value), Event)
+
+
+def test_leading_zeros_in_bytes_used_are_read_by_value() -> None:
+    def used(text: str):
+        return parse_event(orjson.dumps({"sim-card-id": "1", "bytes-used": text,
+                                         "date": "2020-02-01T00:00:00Z"}))
+    assert used("00000000001025").bytes_used == 1025
+    assert used("0" * 10_000 + "1099511627776").bytes_used == 2**40
+    assert used("0" * 10_000).bytes_used == 0
+    assert used("0" * 10_000 + "1099511627777").reason == "bytes-used-out-of-range"
+    assert used("0" * 10_000 + "1" * 14).reason == "bytes-used-out-of-range"
+
+
+HOSTILE_FIELDS = [
+    "[" * 1000 + "]" * 1000,  # nested just under orjson's own limit
+    '"' + "7" * 600_000 + '"',
+    '"' + "x" * 600_000 + '"',
+    '"' + "\\u0000" * 1000 + '"',
+    "1" + "0" * 5000,
+    "18446744073709551616",
+    "-9223372036854775809",
+    "{" + ", ".join(f'"k{i}": {{}}' for i in range(20_000)) + "}",
+]
+
+
+@pytest.mark.parametrize("field", ["sim-card-id", "bytes-used", "date"])
+@pytest.mark.parametrize("hostile", HOSTILE_FIELDS, ids=range(len(HOSTILE_FIELDS)))
+def test_any_field_gives_a_bounded_rejection(field: str, hostile: str) -> None:
+    fields = {"sim-card-id": '"1"', "bytes-used": "1", "date": '"2020-02-01T00:00:00Z"'}
+    fields[field] = hostile
+    value = ("{" + ", ".join(f'"{name}": {text}' for name, text in fields.items()) + "}").encode()
+    rejection = parse_event(value)
+    assert isinstance(rejection, Rejection), rejection
+    assert rejection.reason in REASONS
+    assert 0 < len(rejection.detail) <= 200
 
 
 def test_event_time_is_utc() -> None:
