@@ -52,17 +52,20 @@ class Batch:
         next_offset, values)."""
         key = (chunk.topic, chunk.partition)
         span = self.offsets.get(key)
-        if span is None:
-            self.offsets[key] = [chunk.start_offset, chunk.next_offset]
-        elif span[1] != chunk.start_offset:
+        if span is not None and span[1] != chunk.start_offset:
             raise DiscontinuousChunk(
                 f"{key}: chunk starts at {chunk.start_offset}, batch is at {span[1]}"
             )
-        else:
-            span[1] = chunk.next_offset
         rejected: list[tuple[int, Rejection]] = []
         parser.parse(chunk.values, self.times, self.sims, self.counts, rejected, self.hourly)
+        # The offsets move past the chunk only once every record of it is an event or a
+        # rejection: a batch never covers records it does not hold.
+        if span is None:
+            self.offsets[key] = [chunk.start_offset, chunk.next_offset]
+        else:
+            span[1] = chunk.next_offset
         if rejected:
+            rejected.sort(key=_index)
             self.rejected.extend(Rejected(chunk, index, why) for index, why in rejected)
         self.records += len(chunk.values)
 
@@ -77,6 +80,10 @@ class Batch:
     def partitions(self, topic: str) -> list[tuple[int, int, int]]:
         """(partition, start, next) of the topic's partitions, sorted by partition."""
         return sorted((p, s, n) for (t, p), (s, n) in self.offsets.items() if t == topic)
+
+
+def _index(item: tuple[int, Rejection]) -> int:
+    return item[0]
 
 
 # (key, bucket) -> [bytes, events]

@@ -63,23 +63,53 @@ class FastParser:
     ) -> None:
         """Append the events of values to the columns; (index, Rejection) of the others; and
         add them into hourly, (sim, hour since 1970) -> [bytes, events], when given (summed
-        here because this loop visits every event anyway)."""
+        here because this loop visits every event anyway). Never raises for any value."""
         if hourly is None:
             hourly = {}
-        start = len(times)
         try:
-            text = b"\n".join(values).decode("utf-8")
-        except (TypeError, UnicodeDecodeError):  # a None value, or not UTF-8
-            text = ""
-        rows = _CANONICAL.findall(text) if text.count("\n") == len(values) - 1 else ()
-        if len(rows) != len(values):
-            self._parse_one_by_one(values, times, sims, counts, rejected, hourly)
+            # latin-1 maps bytes to characters one to one and never fails; the pattern only
+            # matches ASCII, so whatever it matches is also valid UTF-8.
+            text = b"\n".join(values).decode("latin-1")
+        except TypeError:  # a None value (a tombstone)
+            self._parse_one_by_one(values, range(len(values)), times, sims, counts, rejected, hourly)
             return
+        if text.count("\n") == len(values) - 1:
+            rows = _CANONICAL.findall(text)
+            if len(rows) == len(values):
+                self._add_rows(rows, range(len(values)), values, times, sims, counts, rejected,
+                               hourly)
+                return
+        self._parse_mixed(text, values, times, sims, counts, rejected, hourly)
+
+    def _parse_mixed(self, text, values, times, sims, counts, rejected, hourly) -> None:
+        """A chunk with some non-canonical values: the canonical ones still take the pattern
+        (a match counts only if it is exactly one whole value), the others parse_event, so one
+        bad value does not send its whole chunk down the slow path."""
+        index_at: dict[int, int] = {}
+        position = 0
+        for index, value in enumerate(values):
+            index_at[position] = index
+            position += len(value) + 1
+        rows, indices = [], []
+        for match in _CANONICAL.finditer(text):
+            index = index_at.get(match.start())
+            if index is not None and match.end() - match.start() == len(values[index]):
+                rows.append(match.groups())
+                indices.append(index)
+        matched = set(indices)
+        others = [index for index in range(len(values)) if index not in matched]
+        # The columns' order does not matter (the totals are sums); rejections go in order.
+        found: list[tuple[int, Rejection]] = []
+        self._add_rows(rows, indices, values, times, sims, counts, found, hourly)
+        self._parse_one_by_one(values, others, times, sims, counts, found, hourly)
+        found.sort(key=lambda item: item[0])
+        rejected.extend(found)
+
+    def _add_rows(self, rows, indices, values, times, sims, counts, rejected, hourly) -> None:
         days_get, times_of_day_get = self._days.get, self._times_of_day.get
         add_time, add_sim, add_count = times.append, sims.append, counts.append
         hourly_get = hourly.get
-        skipped = 0
-        for sim, json_int, string_int, day, time_of_day in rows:
+        for (sim, json_int, string_int, day, time_of_day), index in zip(rows, indices):
             day_us = days_get(day, -1)
             if day_us == -1:
                 day_us = self._day(day)
@@ -89,9 +119,7 @@ class FastParser:
             count = int(json_int or string_int)
             if day_us is None or seconds is None or count > MAX_BYTES_USED:
                 # Canonical in shape, wrong in content (day 00): the reference path says why.
-                index = len(times) - start + skipped
                 rejected.append((index, parse_event(values[index])))
-                skipped += 1
                 continue
             time_us = day_us + seconds
             add_time(time_us)
@@ -106,9 +134,12 @@ class FastParser:
                 total[1] += 1
 
     @staticmethod
-    def _parse_one_by_one(values, times, sims, counts, rejected, hourly) -> None:
-        for index, value in enumerate(values):
-            event = parse_event(value)
+    def _parse_one_by_one(values, indices, times, sims, counts, rejected, hourly) -> None:
+        for index in indices:
+            try:
+                event = parse_event(values[index])
+            except Exception as error:  # noqa: BLE001 - one record must not stop the worker
+                event = Rejection("unexpected", f"{type(error).__name__} while parsing")
             if type(event) is Event:
                 times.append(event.time_us)
                 sims.append(event.sim_card_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -11,24 +12,24 @@ from tests.ingest.helpers import sum_hourly
 from tests.ingest.test_events import INVALID, VALID
 
 
-def parse_chunk(values: list) -> tuple[list, list, list, list]:
+def parse_chunk(values: list, parser: FastParser | None = None) -> tuple[list, list]:
+    """(events sorted, rejections by index): a chunk with bad values may list its events out of
+    order, which no total depends on."""
     times, sims, counts, rejected, hourly = [], [], [], [], {}
-    FastParser().parse(values, times, sims, counts, rejected, hourly)
+    (parser or FastParser()).parse(values, times, sims, counts, rejected, hourly)
     assert hourly == sum_hourly(times, sims, counts)
-    return times, sims, counts, rejected
+    return sorted(zip(times, sims, counts)), rejected
 
 
-def reference_parse(values: list) -> tuple[list, list, list, list]:
-    times, sims, counts, rejected = [], [], [], []
+def reference_parse(values: list) -> tuple[list, list]:
+    events, rejected = [], []
     for index, value in enumerate(values):
         event = parse_event(value)
         if isinstance(event, Event):
-            times.append(event.time_us)
-            sims.append(event.sim_card_id)
-            counts.append(event.bytes_used)
+            events.append((event.time_us, event.sim_card_id, event.bytes_used))
         else:
             rejected.append((index, event))
-    return times, sims, counts, rejected
+    return sorted(events), rejected
 
 
 def test_fast_path_handles_a_chunk_of_reference_values() -> None:
@@ -39,8 +40,8 @@ def test_fast_path_handles_a_chunk_of_reference_values() -> None:
         b'{"sim-card-id": "89440002", "bytes-used": "34", "date": "2020-02-00T10:16:00Z"}',
         b'{"sim-card-id":"89440003","bytes-used":56,"date":"2020-02-01T10:17:00Z"}',
     ]
-    times, sims, counts, rejected = parse_chunk(canonical)
-    assert (sims, counts) == (["89440001", "89440003"], [12, 56])
+    events, rejected = parse_chunk(canonical)
+    assert [(sim, count) for _, sim, count in events] == [("89440001", 12), ("89440003", 56)]
     assert [(index, why.reason) for index, why in rejected] == [(1, "date-invalid")]
 
 
@@ -83,9 +84,7 @@ def test_fast_path_agrees_with_the_reference_definition(values: list) -> None:
 def test_one_parser_keeps_agreeing_across_chunks(values: list) -> None:
     parser = FastParser()
     for _ in range(2):  # the second time from its caches
-        times, sims, counts, rejected = [], [], [], []
-        parser.parse(values, times, sims, counts, rejected)
-        assert (times, sims, counts, rejected) == reference_parse(values)
+        assert parse_chunk(values, parser) == reference_parse(values)
 
 
 @st.composite
@@ -112,3 +111,57 @@ def canonical_shaped(draw) -> bytes:
 @given(st.lists(canonical_shaped(), min_size=1, max_size=40))
 def test_fast_path_on_canonical_shapes_agrees_with_the_reference(values: list) -> None:
     assert parse_chunk(values) == reference_parse(values)
+
+
+# Hostile fields a producer could put anywhere in an otherwise canonical event.
+hostile = st.one_of(
+    st.integers(1, 1200).map(lambda depth: "[" * depth + "]" * depth),
+    st.integers(0, 70).map(lambda depth: '{"a": ' * depth + "1" + "}" * depth),
+    st.sampled_from(["9223372036854775807", "9223372036854775808", "18446744073709551616",
+                     "-1", "1e308", "1e309", "0.0", '"\\u0000"', '"\\ud800"', '"\ufeff1"',
+                     '"0000000000000000001025"', '"1099511627776"', '"01099511627777"']),
+    st.text(max_size=30).map(lambda text: orjson.dumps(text).decode()),
+    st.integers(1, 200_000).map(lambda size: '"' + "9" * size + '"'),
+)
+field_names = st.sampled_from(["sim-card-id", "bytes-used", "date", "extra"])
+
+
+@st.composite
+def hostile_event(draw) -> bytes:
+    fields = {"sim-card-id": '"89440001"', "bytes-used": str(draw(st.integers(0, 2**40))),
+              "date": '"2020-02-01T10:15:00Z"'}
+    items = list(fields.items())
+    for _ in range(draw(st.integers(0, 2))):
+        name = draw(field_names)
+        if draw(st.booleans()):
+            items.append((name, draw(hostile)))  # a duplicate key, or an extra field
+        else:
+            items = [(key, draw(hostile) if key == name else text) for key, text in items]
+    value = "{" + ", ".join(f'"{key}": {text}' for key, text in items) + "}"
+    encoding = draw(st.sampled_from(["utf-8", "utf-8-sig", "utf-16", "latin-1"]))
+    return value.encode(encoding, "replace")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(hostile_event(), near_canonical()), min_size=1, max_size=12))
+def test_hostile_fields_never_escape_the_parser_and_agree(values: list) -> None:
+    events, rejected = parse_chunk(values)
+    assert (events, rejected) == reference_parse(values)
+    assert len(events) + len(rejected) == len(values)
+    assert all(len(why.detail) <= 200 for _, why in rejected)
+
+
+def test_an_unexpected_error_in_one_record_rejects_only_that_record(monkeypatch) -> None:
+    good = b'{"sim-card-id": "1", "bytes-used": 1, "date": "2020-02-01T00:00:00+01:00"}'
+    poison = b'{"sim-card-id": "2", "bytes-used": 2, "date": "2020-02-01T00:00:00+01:00"}'
+
+    def parse_or_fail(value):
+        if value == poison:
+            raise RecursionError("maximum recursion depth exceeded")
+        return parse_event(value)
+
+    monkeypatch.setattr("ingest.chunk_parser.parse_event", parse_or_fail)
+    events, rejected = parse_chunk([good, poison, good])
+    assert [sim for _, sim, _ in events] == ["1", "1"]
+    assert [(index, why.reason) for index, why in rejected] == [(1, "unexpected")]
+    assert "RecursionError" in rejected[0][1].detail
