@@ -3,7 +3,8 @@
 A dead letter carries the original key and value bytes untouched, and headers:
 `simusage-reason` (a code of `ingest.events.REASONS`), `simusage-detail` (human text),
 `simusage-source-topic`, `simusage-source-partition` and `simusage-source-offset`, followed by
-the original record's own headers.
+the original record's own headers; what is bounded and renamed, and how a record too large to
+fit is cut, is `ingest.dead_letter_record`'s.
 
 Ordering against the database: the dead letters of a batch are produced as soon as the batch is
 parsed, and acknowledged by the broker (acks=all) BEFORE the transaction that moves the offsets
@@ -21,13 +22,11 @@ import threading
 from kafka import KafkaProducer, TopicPartition
 
 from ingest.batch import Rejected
+from ingest.dead_letter_record import (
+    DETAIL, REASON, SOURCE_OFFSET, SOURCE_PARTITION, SOURCE_TOPIC, dead_letter, detail_bytes,
+)
 from simusage.settings import Settings
 
-REASON = "simusage-reason"
-DETAIL = "simusage-detail"
-SOURCE_TOPIC = "simusage-source-topic"
-SOURCE_PARTITION = "simusage-source-partition"
-SOURCE_OFFSET = "simusage-source-offset"
 # Records up to this size take the fast path; larger ones go through send and its size checks.
 FAST_SIZE = 64 * 1024
 
@@ -41,6 +40,7 @@ class DeadLetters:
     def __init__(self, settings: Settings) -> None:
         self.topic = settings.dead_letters
         self._settings = settings
+        self._limit = settings.dead_letter_max_bytes
         self._producer: KafkaProducer | None = None
         self._partitions: int | None = None
         self._lock = threading.Lock()
@@ -72,6 +72,7 @@ class DeadLetters:
                 # Big batches: fewer wake-ups of the sender thread, half the cost of a send.
                 # Under the broker's default 1 MB message.max.bytes.
                 batch_size=512 * 1024,
+                max_request_size=max(1024 * 1024, self._limit + 65536),
                 retries=5,
                 # As the consumer: retry a broker that was down every second, not every 30 s.
                 reconnect_backoff_max_ms=1000,
@@ -102,14 +103,13 @@ class DeadLetters:
             source = topic_bytes.get(chunk.topic)
             if source is None:
                 source = topic_bytes[chunk.topic] = chunk.topic.encode()
-            headers = [
+            key, value, headers = dead_letter(key, value, [
                 (REASON, rejection.reason.encode()),
-                (DETAIL, rejection.detail.encode("utf-8", "replace")),
+                (DETAIL, detail_bytes(rejection.detail)),
                 (SOURCE_TOPIC, source),
                 (SOURCE_PARTITION, str(chunk.partition).encode()),
                 (SOURCE_OFFSET, str(offset).encode()),
-                *headers,
-            ]
+            ], headers, self._limit)
             partition = self._partition(producer, chunk.partition)
             future = None
             if append is not None and partition is not None and \

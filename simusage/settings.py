@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     dead_letter_topic: str = Field(
         "", validation_alias=AliasChoices("SIMUSAGE_DEAD_LETTER_TOPIC")
     )
+    # The largest dead letter the worker produces, framing included: under the producer's 1 MiB
+    # request limit and the broker's default message.max.bytes. Larger ones are truncated.
+    dead_letter_max_bytes: int = Field(
+        1_000_000, ge=16_384, le=64 * 1024 * 1024,
+        validation_alias=AliasChoices("SIMUSAGE_DEAD_LETTER_MAX_BYTES"),
+    )
     consumer_group: str = Field(
         "simusage-ingest", min_length=1, validation_alias=AliasChoices("SIMUSAGE_CONSUMER_GROUP")
     )
