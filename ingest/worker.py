@@ -23,7 +23,7 @@ import signal
 import sys
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 
 from ingest import metrics
 from ingest.batch import Batch, DiscontinuousChunk
@@ -147,6 +147,12 @@ class Worker:
             self.upkeep.refresh_due = True
         rows, rejected = len(batch.times), len(batch.rejected)
         self.rows, self.rejected, self.batches = self.rows + rows, self.rejected + rejected, self.batches + 1
+        unexpected = Counter(
+            item.rejection.detail for item in batch.rejected if item.rejection.reason == "unexpected"
+        )
+        if unexpected:  # once a batch, without the payloads (they are in the dead letters)
+            log.warning("%d records failed validation unexpectedly and were dead-lettered: %s",
+                        sum(unexpected.values()), dict(unexpected))
         lags = self.consumer.lag(spans)
         metrics.batch_committed(batch, write.aggregates.unknown_card_events, elapsed, lags)
         log.info("batch: %d records, %d rows, %d rejected, lag %s, %.0f ms", len(batch), rows,
@@ -170,6 +176,11 @@ class Worker:
                 self._settle()
                 self._drop()
                 self._assigned(list(self.consumer.assignment()))
+            except BaseException:
+                # Not one record's fault (the parser turns those into rejections): whatever
+                # the batch holds of this chunk must never be written by a revoke or shutdown.
+                self._drop()
+                raise
 
     def _poll(self, timeout_ms: int, size: int) -> bool:
         """Poll little and often: rebalances happen inside poll, so a worker must not sit on a

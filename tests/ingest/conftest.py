@@ -64,12 +64,14 @@ def end_offsets(topic: str, partitions: int = PARTITIONS, bootstrap: str = KAFKA
         consumer.close()
 
 
-def produce(topic: str, events, partition: int | None = None, bootstrap: str = KAFKA) -> list[bytes]:
+def produce(topic: str, events, partition: int | None = None, bootstrap: str = KAFKA,
+            headers: list | None = None) -> list[bytes]:
     """Send (key, value) pairs, acknowledged by the broker; return the values sent."""
-    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=10, batch_size=256 * 1024, acks="all")
+    producer = KafkaProducer(bootstrap_servers=bootstrap, linger_ms=10, batch_size=256 * 1024, acks="all",
+                             max_request_size=1_048_576 + 4096)
     values = []
     for key, value in events:
-        producer.send(topic, key=key, value=value, partition=partition)
+        producer.send(topic, key=key, value=value, partition=partition, headers=headers)
         values.append(value)
     producer.flush()
     producer.close()
