@@ -24,6 +24,13 @@ _CANONICAL = re.compile(
     r'"date": ?"([0-9]{4}-[0-9]{2}-[0-9]{2})T([0-9]{2}:[0-9]{2}:[0-9]{2})Z"\}$',
     re.MULTILINE,
 )
+# One match a line: the canonical shape, or else the whole line with every group empty, so that
+# one findall over a chunk yields exactly one row a value, in order, whatever the values hold.
+_LINES = re.compile(f"(?:{_CANONICAL.pattern})|^.*$", re.MULTILINE)
+
+
+def _index(item: tuple[int, Rejection]) -> int:
+    return item[0]
 
 
 class FastParser:
@@ -70,39 +77,24 @@ class FastParser:
             # latin-1 maps bytes to characters one to one and never fails; the pattern only
             # matches ASCII, so whatever it matches is also valid UTF-8.
             text = b"\n".join(values).decode("latin-1")
+            lined = text.count("\n") == len(values) - 1
         except TypeError:  # a None value (a tombstone)
-            self._parse_one_by_one(values, range(len(values)), times, sims, counts, rejected, hourly)
+            lined = False
+        if lined:
+            self._add_rows(_LINES.findall(text), range(len(values)), values, times, sims, counts,
+                           rejected, hourly)
             return
-        if text.count("\n") == len(values) - 1:
-            rows = _CANONICAL.findall(text)
-            if len(rows) == len(values):
-                self._add_rows(rows, range(len(values)), values, times, sims, counts, rejected,
-                               hourly)
-                return
-        self._parse_mixed(text, values, times, sims, counts, rejected, hourly)
-
-    def _parse_mixed(self, text, values, times, sims, counts, rejected, hourly) -> None:
-        """A chunk with some non-canonical values: the canonical ones still take the pattern
-        (a match counts only if it is exactly one whole value), the others parse_event, so one
-        bad value does not send its whole chunk down the slow path."""
-        index_at: dict[int, int] = {}
-        position = 0
-        for index, value in enumerate(values):
-            index_at[position] = index
-            position += len(value) + 1
-        rows, indices = [], []
-        for match in _CANONICAL.finditer(text):
-            index = index_at.get(match.start())
-            if index is not None and match.end() - match.start() == len(values[index]):
-                rows.append(match.groups())
-                indices.append(index)
-        matched = set(indices)
-        others = [index for index in range(len(values)) if index not in matched]
-        # The columns' order does not matter (the totals are sums); rejections go in order.
+        # Values that are not one line each (tombstones, newlines inside) go one by one; the
+        # others still take the pattern.
+        indices = [i for i, value in enumerate(values) if type(value) is bytes and b"\n" not in value]
+        text = b"\n".join(values[i] for i in indices).decode("latin-1")
         found: list[tuple[int, Rejection]] = []
-        self._add_rows(rows, indices, values, times, sims, counts, found, hourly)
+        if indices:
+            self._add_rows(_LINES.findall(text), indices, values, times, sims, counts, found, hourly)
+        lined_indices = set(indices)
+        others = [i for i in range(len(values)) if i not in lined_indices]
         self._parse_one_by_one(values, others, times, sims, counts, found, hourly)
-        found.sort(key=lambda item: item[0])
+        found.sort(key=_index)
         rejected.extend(found)
 
     def _add_rows(self, rows, indices, values, times, sims, counts, rejected, hourly) -> None:
@@ -110,6 +102,9 @@ class FastParser:
         add_time, add_sim, add_count = times.append, sims.append, counts.append
         hourly_get = hourly.get
         for (sim, json_int, string_int, day, time_of_day), index in zip(rows, indices):
+            if not sim:  # the fallback alternative: not canonical, the reference path decides
+                self._parse_one_by_one(values, (index,), times, sims, counts, rejected, hourly)
+                continue
             day_us = days_get(day, -1)
             if day_us == -1:
                 day_us = self._day(day)

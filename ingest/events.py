@@ -194,29 +194,46 @@ def parse_event(value: bytes | bytearray | memoryview | None) -> Event | Rejecti
     """The event of a record value, or why it is not one: the reference definition."""
     if value is None:
         return Rejection("no-value", "the record has no value")
+    if type(value) is memoryview:
+        value = value.tobytes()
+    # Nesting needs as many brackets: the scan runs only past that bound, and before orjson,
+    # which would build the 1,000 nested lists first.
+    if value.count(b"[") + value.count(b"{") > MAX_DEPTH and _nested_deeper_than(value, MAX_DEPTH):
+        return Rejection("too-deep", f"nested deeper than {MAX_DEPTH} levels")
     try:
         document = orjson.loads(value)
     except orjson.JSONDecodeError as error:
         return Rejection("not-json", f"not JSON: {str(error)[:150]}")
-    if isinstance(document, dict):
-        if _deeper_than(document, MAX_DEPTH):
-            return Rejection("too-deep", f"nested deeper than {MAX_DEPTH} levels")
+    # A text with no more key-ending quotes than the object has keys holds each key once.
+    if isinstance(document, dict) and len(_KEY_END.findall(value)) != len(document):
         duplicate = _duplicate_key(value)
         if duplicate is not None:
             return Rejection("duplicate-field", f"the key {excerpt(duplicate)} is there twice")
     return parse_document(document)
 
 
-def _deeper_than(document: object, limit: int) -> bool:
-    """Whether arrays and objects nest more than limit levels (iteratively: no recursion)."""
-    stack = [(document, 1)]
-    while stack:
-        node, depth = stack.pop()
-        if depth > limit:
-            return True
-        children = node.values() if isinstance(node, dict) else node
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+# A string, or an unterminated one to the end: every attempt from a quote succeeds, so removing
+# strings is linear in the text whatever it holds (possessive: no backtracking).
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*+(?:"|\\?\Z)')
+_BRACKET_RUN = re.compile(rb"[\[{]+|[\]}]+")
+
+
+def _nested_deeper_than(value: bytes | bytearray, limit: int) -> bool:
+    """Whether the brackets outside strings of a text nest more than limit levels."""
+    depth = 0
+    for run in _BRACKET_RUN.findall(_STRING.sub(b"", value)):
+        if run[0] in b"[{":
+            depth += len(run)
+            if depth > limit:
+                return True
+        else:
+            depth -= len(run)
     return False
+
+
+# Every key of every object ends so (and some strings holding '" :' too: an over-count only costs
+# the full check).
+_KEY_END = re.compile(rb'"[ \t\n\r]*:')
 
 
 class _DuplicateKey(Exception):
@@ -235,8 +252,7 @@ def _duplicate_key(value: bytes | bytearray | memoryview) -> str | None:
     """A key some object of a JSON text (that orjson accepted, at most MAX_DEPTH deep) holds
     twice, or None. orjson keeps the last silently; the standard parser lets us see pairs."""
     try:
-        json.loads(bytes(value), object_pairs_hook=_pairs_without_duplicates,
-                   parse_int=_ignore, parse_float=_ignore, parse_constant=_ignore)
+        _PAIRS_DECODER.decode(bytes(value).decode("utf-8"))  # orjson accepted it: UTF-8
     except _DuplicateKey as duplicate:
         return duplicate.args[0]
     return None
@@ -244,3 +260,8 @@ def _duplicate_key(value: bytes | bytearray | memoryview) -> str | None:
 
 def _ignore(_text: str) -> None:
     """Numbers are orjson's business: no int() of a 5,000-digit literal here."""
+
+
+# Built once: json.loads with arguments builds a decoder a call (most of its cost).
+_PAIRS_DECODER = json.JSONDecoder(object_pairs_hook=_pairs_without_duplicates, parse_int=_ignore,
+                                  parse_float=_ignore, parse_constant=_ignore)
