@@ -13,6 +13,10 @@ beside baselines measured in the same run on the same rows.
    time index): `psql \\copy` of the rows as text (the native ceiling), a bare psycopg binary
    COPY of pre-parsed rows (`write_row`), and one INSERT per event, measured on a sample and
    extrapolated (in one transaction, and with a commit per event).
+4. Bad records: the same events with one in ten (`--bad-share`) replaced by a hostile record
+   (rotating through not-JSON, a missing field, a negative count, a naive date, a duplicate
+   key, a deeply nested value, a 2 KB string), in a second topic; the worker on it runs
+   interleaved with the clean runs and its rate is printed as a share of the clean rate.
 
 Each figure is the median of R repetitions, the worker and the COPY baselines interleaved; every
 measure starts from emptied tables and a CHECKPOINT (so none pays for the writes of the one before).
@@ -74,17 +78,43 @@ def url_of(database: str) -> str:
     return urlunsplit(urlsplit(SERVER)._replace(path=f"/{database}"))
 
 
-def fill_topic(topic: str, partitions: int, events: int) -> list:
-    """Create the topic and send `events` reference-shaped events; return them (key, value)."""
-    admin = KafkaAdminClient(bootstrap_servers=KAFKA)
-    admin.create_topics([NewTopic(topic, partitions, 1), NewTopic(f"{topic}.dlq", 1, 1)])
-    admin.close()
+HOSTILE = (
+    b"{not json",
+    b'{"bytes-used": 10, "date": "2024-01-01T00:00:00Z"}',
+    b'{"sim-card-id": "89440001", "bytes-used": -5, "date": "2024-01-01T00:00:00Z"}',
+    b'{"sim-card-id": "89440001", "bytes-used": 5, "date": "2024-01-01T00:00:00"}',
+    b'{"sim-card-id": "89440001", "sim-card-id": "89440002", "bytes-used": 5, "date": "2024-01-01T00:00:00Z"}',
+    b'{"sim-card-id": ' + b"[" * 1000 + b"]" * 1000 + b', "bytes-used": 5, "date": "2024-01-01T00:00:00Z"}',
+    b'{"sim-card-id": "89440001", "bytes-used": 5, "date": "' + b"9" * 2_000 + b'"}',
+)
+
+
+def reference_run_events(events: int) -> list:
+    """`events` reference-shaped (key, value) pairs: the reference producer's runs in a row."""
     sent = []
     run = 0
     while len(sent) < events:
         sent.extend(reference_events(seed=1000 + run))
         run += 1
     del sent[events:]
+    return sent
+
+
+def with_bad_records(events: list, share: float) -> list:
+    """The events with one in every 1/share replaced by a hostile record, kinds in rotation."""
+    every = max(round(1 / share), 1)
+    spoiled = list(events)
+    for number, index in enumerate(range(every - 1, len(spoiled), every)):
+        spoiled[index] = (spoiled[index][0], HOSTILE[number % len(HOSTILE)])
+    return spoiled
+
+
+def fill_topic(topic: str, partitions: int, sent: list) -> list:
+    """Create the topic and send the (key, value) events to it; return them."""
+    events = len(sent)
+    admin = KafkaAdminClient(bootstrap_servers=KAFKA)
+    admin.create_topics([NewTopic(topic, partitions, 1), NewTopic(f"{topic}.dlq", 1, 1)])
+    admin.close()
     producer = KafkaProducer(bootstrap_servers=KAFKA, linger_ms=20, batch_size=512 * 1024,
                              max_request_size=8 * 1024 * 1024, acks=1)
     started = time.monotonic()
@@ -196,6 +226,8 @@ def main() -> int:
     parser.add_argument("--sample", type=int, default=20_000, help="rows for the one-INSERT-per-event baseline")
     parser.add_argument("--batch-size", type=int, default=load_settings().batch_size,
                         help="the worker's SIMUSAGE_BATCH_SIZE (default: the setting's default)")
+    parser.add_argument("--bad-share", type=float, default=0.10,
+                        help="share of hostile records in the second topic (0: no such run)")
     arguments = parser.parse_args()
 
     database = f"simusage_bench_{uuid.uuid4().hex[:8]}"
@@ -203,15 +235,22 @@ def main() -> int:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
     url = url_of(database)
     topic = f"bench-ingest-{uuid.uuid4().hex[:8]}"
+    bad_topic = f"{topic}-bad"
     try:
         settings = load_settings(DATABASE_URL=url, SIMUSAGE_STORAGE_MODE="postgres")
         migration.upgrade(settings)
         import_inventory_file(settings, INVENTORY)
         with psycopg.connect(url) as connection:
             owners = dict(connection.execute("SELECT sim_card_id, organization_id FROM inventory").fetchall())
-        events = fill_topic(topic, arguments.partitions, arguments.events)
+        events = fill_topic(topic, arguments.partitions, reference_run_events(arguments.events))
         ends = end_offsets(topic, arguments.partitions)
         rows = accepted_rows(events, owners)
+        if arguments.bad_share > 0:
+            bad_events = fill_topic(bad_topic, arguments.partitions,
+                                    with_bad_records(events, arguments.bad_share))
+            bad_ends = end_offsets(bad_topic, arguments.partitions)
+            bad_rows = len(accepted_rows(bad_events, owners))
+            del bad_events
         del events
         print(f"{len(rows):,} of them valid; worker batch size {arguments.batch_size:,}; "
               f"{arguments.repeat} repetitions, medians quoted\n")
@@ -220,13 +259,18 @@ def main() -> int:
             for moment, sim, owner, used in rows:
                 text.write(f"{moment.isoformat()}\t{sim}\t{owner or chr(92) + 'N'}\t{used}\n")
         # Interleaved, so that the worker and its ceiling see the same conditions on a shared box.
-        worker, psql, binary = [], [], []
+        worker, psql, binary, bad_worker = [], [], [], []
         for _ in range(arguments.repeat):
             worker.append(run_worker(url, topic, ends, arguments.batch_size))
+            if arguments.bad_share > 0:
+                bad_worker.append(run_worker(url, bad_topic, bad_ends, arguments.batch_size))
             psql.append(psql_copy(url, text.name))
             binary.append(binary_copy(url, rows))
         os.unlink(text.name)
-        assert all(count == len(rows) for _, _, count in worker), "the worker wrote other rows"
+        if any(count != len(rows) for _, _, count in worker):
+            raise SystemExit("the worker wrote other rows than the valid events")
+        if any(count != bad_rows for _, _, count in bad_worker):
+            raise SystemExit("the worker wrote other rows than the valid events of the bad topic")
         sample = rows[: arguments.sample]
         one_tx = [inserts(url, sample, False) for _ in range(arguments.repeat)]
         each = [inserts(url, sample[: arguments.sample // 4], True) for _ in range(arguments.repeat)]
@@ -235,7 +279,7 @@ def main() -> int:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
         try:
             admin = KafkaAdminClient(bootstrap_servers=KAFKA)
-            admin.delete_topics([topic, f"{topic}.dlq"])
+            admin.delete_topics([topic, f"{topic}.dlq", bad_topic, f"{bad_topic}.dlq"])
             admin.close()
         except Exception:  # noqa: BLE001 - best effort clean-up
             pass
@@ -258,6 +302,14 @@ def main() -> int:
           f"binary: {[round(t, 2) for t in binary]}")
     floor_ok = worker_rate >= 50_000 and worker_rate >= ceiling / 3
     print(f"floors (>= 50,000 events/s and >= 1/3 of psql \\copy): {'met' if floor_ok else 'NOT met'}")
+    if bad_worker:
+        bad_rate = sum(bad_ends.values()) / statistics.median(t for t, _, _ in bad_worker)
+        share = bad_rate / worker_rate
+        print(f"\nwith {arguments.bad_share:.0%} hostile records: {bad_rate:,.0f} events/s end to end, "
+              f"{share:.2f} of the clean rate (runs (s): {[round(t, 2) for t, _, _ in bad_worker]})")
+        bad_ok = share >= 0.8
+        print(f"floor (>= 0.80 of the clean rate): {'met' if bad_ok else 'NOT met'}")
+        floor_ok = floor_ok and bad_ok
     return 0 if floor_ok else 1
 
 
