@@ -23,17 +23,26 @@ from strawberry.extensions import AddValidationRules, SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as alias_limit
 from strawberry.extensions.query_depth_limiter import create_validator as depth_limit
 
+from app.document_size import guarded
 from app.errors import ValuesOfCorrectTypeWithCode
 from app.metrics import LATENCY, REQUESTS, operation_label
 
+# Far above any query within the depth, alias and node limits written out by hand.
+MAX_EXPANDED_FIELDS = 5000
 
-def validation_rules(max_depth: int, max_aliases: int) -> tuple[type[ASTValidationRule], ...]:
-    """GraphQL's standard rules (literal values coded BAD_USER_INPUT) plus depth and aliases."""
+
+def validation_rules(
+    max_depth: int, max_aliases: int, max_fields: int = MAX_EXPANDED_FIELDS
+) -> tuple[type[ASTValidationRule], ...]:
+    """GraphQL's standard rules (literal values coded BAD_USER_INPUT) plus depth and aliases,
+    which walk every fragment spread: they run only on documents that expand to at most
+    max_fields fields, so that their cost stays linear in the document."""
     standard = tuple(
         ValuesOfCorrectTypeWithCode if rule is ValuesOfCorrectTypeRule else rule
         for rule in specified_rules
     )
-    return (*standard, depth_limit(max_depth, None, None), alias_limit(max_aliases))
+    return (*standard, guarded(depth_limit(max_depth, None, None), max_fields),
+            guarded(alias_limit(max_aliases), max_fields))
 
 
 class FixedValidationRules(AddValidationRules):
