@@ -8,8 +8,10 @@ partition) and cuts each record batch into values (ingest.records, about 0.5 us 
 after the same CRC check. If a kafka-python release moves that seam, `IngestConsumer` falls
 back to the public API and builds the same chunks from `ConsumerRecord`s, only slower.
 
-Transactions: the consumer reads uncommitted (the producers of usage events are not
-transactional); a transactional producer's aborted records would be ingested.
+Transactions: the consumer reads committed. Upstream pipelines that produce with Kafka
+transactions (Kafka Streams, Flink) abort some: the records of an aborted transaction and the
+transaction markers become empty chunks (their offsets move on, nothing is stored), the same
+way kafka-python's own record path skips them.
 
 Offsets: the database is the truth. On every assignment the worker's callback seeks each
 partition to the offset stored with the rows (or the beginning); Kafka's committed offsets are
@@ -23,7 +25,7 @@ import logging
 from collections.abc import Callable, Iterator
 
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
-from kafka.consumer.fetcher import Fetcher
+from kafka.consumer.fetcher import Fetcher, IsolationLevel
 from kafka.errors import CorruptRecordError, KafkaError
 from kafka.structs import OffsetAndMetadata
 
@@ -56,7 +58,8 @@ class ChunkRecords(Fetcher.PartitionRecords):
                 continue
             else:
                 self.leader_epoch = batch.leader_epoch
-                if batch.is_control_batch:  # transaction markers: offsets, no records
+                if batch.is_control_batch or self._aborted(batch):
+                    # Transaction markers, or an aborted transaction's records: offsets only.
                     chunk = Chunk(tp.topic, tp.partition, start, batch.next_offset, [], [])
                 else:
                     chunk = chunk_of_batch(tp.topic, tp.partition, start, batch)
@@ -68,6 +71,21 @@ class ChunkRecords(Fetcher.PartitionRecords):
         if last_batch is not None and last_batch.magic == 2:
             self.next_fetch_offset = max(self.next_fetch_offset, last_batch.next_offset)
         self.drain()
+
+    def _aborted(self, batch) -> bool:
+        """Whether a batch belongs to an aborted transaction (kafka-python's own bookkeeping of
+        the fetch response's aborted transactions, as its record path does)."""
+        if self.isolation_level != IsolationLevel.READ_COMMITTED or not batch.has_producer_id():
+            return False
+        self._consume_aborted_transactions_up_to(batch.last_offset)
+        if self._contains_abort_marker(batch):
+            self.aborted_producer_ids.discard(batch.producer_id)
+            return False
+        return self._is_batch_aborted(batch)
+
+
+# What ChunkRecords uses of kafka-python's PartitionRecords besides _unpack_records.
+_SEAM = ("_consume_aborted_transactions_up_to", "_contains_abort_marker", "_is_batch_aborted")
 
 
 @contextlib.contextmanager
@@ -104,7 +122,7 @@ class IngestConsumer:
             client_id=f"simusage-ingest-{settings.consumer_group}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            isolation_level="read_uncommitted",
+            isolation_level="read_committed",
             # A kill -9'ed worker's partitions move on after the session timeout.
             session_timeout_ms=settings.session_timeout_ms,
             heartbeat_interval_ms=settings.heartbeat_interval_ms,
@@ -123,7 +141,9 @@ class IngestConsumer:
             reconnect_backoff_max_ms=1000,
         )
         fetcher = getattr(self._consumer, "_fetcher", None)
-        self.fast = bool(fast and isinstance(getattr(fetcher, "PartitionRecords", None), type))
+        records_class = getattr(fetcher, "PartitionRecords", None)
+        self.fast = bool(fast and isinstance(records_class, type)
+                         and all(hasattr(records_class, name) for name in _SEAM))
         if self.fast:
             fetcher.PartitionRecords = ChunkRecords
         else:
