@@ -31,6 +31,20 @@ class UserInputError(GraphQLError):
         super().__init__(message, extensions={"code": BAD_USER_INPUT})
 
 
+MAX_ID_LENGTH = 200
+
+
+def checked_id(value: object, name: str = "id") -> str:
+    """An id argument as text; a NUL, another control character or a huge id is the client's
+    error, not a database one (PostgreSQL refuses NUL in text, failing the whole batch)."""
+    text = str(value)
+    if len(text) > MAX_ID_LENGTH:
+        raise UserInputError(f"{name} must be at most {MAX_ID_LENGTH} characters")
+    if not text.isprintable():
+        raise UserInputError(f"{name} must not hold control characters")
+    return text
+
+
 class TooManyNodesError(GraphQLError):
     """The request asks for more buckets, cards or organizations than one request may return."""
 

@@ -52,6 +52,8 @@ def decode_cursor(cursor: str, kind: str) -> str:
         raise UserInputError(
             f"cursor {cursor!r} belongs to a {cursor_kind} list, not to this {kind} list"
         )
+    if not value.isprintable():  # a forged cursor around a NUL: never sent to the database
+        raise UserInputError(f"invalid cursor {cursor[:40]!r}: use a cursor this API returned")
     return value
 
 

@@ -10,7 +10,7 @@ from strawberry.extensions import ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
-from app.errors import code_of, coded, log_unexpected
+from app.errors import checked_id, code_of, coded, log_unexpected
 from app.extensions import (
     ObservedOperation,
     TokenLimit,
@@ -44,7 +44,7 @@ class Query:
         id: Annotated[strawberry.ID, strawberry.argument(description="The SIM card id, e.g. 89440001.")],
     ) -> SimCard | None:
         context = info.context
-        row = await context.loaders.sim_cards.load(str(id))
+        row = await context.loaders.sim_cards.load(checked_id(id))
         # A card the viewer may not see is reported exactly like a card that does not exist.
         if row is None or not context.viewer.may_see_organization(row.organization_id):
             return None
@@ -58,9 +58,10 @@ class Query:
         id: Annotated[strawberry.ID, strawberry.argument(description="The organization id, e.g. f00ff.")],
     ) -> Organization | None:
         context = info.context
-        if not context.viewer.may_see_organization(str(id)):
+        organization_id = checked_id(id)
+        if not context.viewer.may_see_organization(organization_id):
             return None
-        if not await context.loaders.organizations.load(str(id)):
+        if not await context.loaders.organizations.load(organization_id):
             return None
         return Organization(id=id)
 
@@ -75,7 +76,7 @@ class Query:
             strawberry.argument(description="Only the inventory cards of this organization."),
         ] = None,
     ) -> SimCardConnection:
-        organization = str(organization_id) if organization_id is not None else None
+        organization = checked_id(organization_id, "organizationId") if organization_id is not None else None
         return await cards_page(info.context, organization, first, after)
 
     @strawberry.field(description="The organizations the caller may see, by id.")

@@ -6,7 +6,7 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from app.pagination import encode_cursor
+from app.pagination import SIM_CARD_CURSOR, encode_cursor
 from app.queries import usage as usage_queries
 from tests.app.conftest import error_codes, graphql
 from tests.app.usage_data import load
@@ -172,3 +172,24 @@ def test_a_statement_timeout_has_its_code(api: TestClient, monkeypatch: pytest.M
 
     monkeypatch.setattr(usage_queries, "fetch_pages", slow)
     assert error_codes(graphql(api, CARD_USAGE, GOOD)) == ["QUERY_TIMEOUT"]
+
+
+@pytest.mark.parametrize("query, variables", [
+    ("query($id: ID!) { simCard(id: $id) { id } }", {"id": "1001\x00"}),
+    ("query($id: ID!) { organization(id: $id) { id } }", {"id": "al\x00pha"}),
+    ("query($id: ID!) { simCards(organizationId: $id) { edges { node { id } } } }", {"id": "\x00"}),
+    ("query($id: ID!) { simCard(id: $id) { id } }", {"id": "1" * 10_000}),
+    ("query($after: String) { simCards(after: $after) { edges { node { id } } } }",
+     {"after": encode_cursor(SIM_CARD_CURSOR, "1001\x00")}),
+])
+def test_nul_and_huge_ids_and_cursors_are_bad_input(api: TestClient, query: str, variables: dict) -> None:
+    body = graphql(api, query, variables)
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    assert "\x00" not in body["errors"][0]["message"]
+
+
+def test_a_nul_id_does_not_fail_the_other_lookups_of_its_request(api: TestClient) -> None:
+    body = graphql(api, 'query($id: ID!) { bad: simCard(id: $id) { id } good: simCard(id: "1001") { id } }',
+                   {"id": "1\x00"})
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    assert body["data"]["good"] == {"id": "1001"}
