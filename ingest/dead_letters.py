@@ -25,6 +25,7 @@ from ingest.batch import Rejected
 from ingest.dead_letter_record import (
     DETAIL, REASON, SOURCE_OFFSET, SOURCE_PARTITION, SOURCE_TOPIC, dead_letter, detail_bytes,
 )
+from ingest.dead_letter_topic import ensure_dead_letter_topic
 from simusage.settings import Settings
 
 # Records up to this size take the fast path; larger ones go through send and its size checks.
@@ -44,6 +45,8 @@ class DeadLetters:
         self._producer: KafkaProducer | None = None
         self._partitions: int | None = None
         self._lock = threading.Lock()
+        self._started = threading.Event()  # set while no start() is under way
+        self._started.set()
 
     def start(self) -> None:
         """Connect the producer and learn the topic's partitions on a thread of their own, while
@@ -52,10 +55,15 @@ class DeadLetters:
 
         def connect() -> None:
             try:
+                # Before the producer's first metadata request, which could auto-create it.
+                ensure_dead_letter_topic(self._settings)
                 self._partition(self._connect(), 0)
             except Exception:  # noqa: BLE001 - the first send connects again, and says why
                 pass
+            finally:
+                self._started.set()
 
+        self._started.clear()
         threading.Thread(target=connect, name="dead-letters-connect", daemon=True).start()
 
     def _connect(self) -> KafkaProducer:
@@ -93,6 +101,7 @@ class DeadLetters:
         """Start producing every rejected record; return what `confirm` needs."""
         if not rejected:
             return []
+        self._started.wait(15)  # the topic exists (created with room) before the first send
         producer = self._connect()
         append = self._appender(producer)
         topic_bytes: dict[str, bytes] = {}
