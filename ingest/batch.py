@@ -64,8 +64,7 @@ class Batch:
             self.offsets[key] = [chunk.start_offset, chunk.next_offset]
         else:
             span[1] = chunk.next_offset
-        if rejected:
-            rejected.sort(key=_index)
+        if rejected:  # in index order: the parser's promise
             self.rejected.extend(Rejected(chunk, index, why) for index, why in rejected)
         self.records += len(chunk.values)
 
@@ -80,10 +79,6 @@ class Batch:
     def partitions(self, topic: str) -> list[tuple[int, int, int]]:
         """(partition, start, next) of the topic's partitions, sorted by partition."""
         return sorted((p, s, n) for (t, p), (s, n) in self.offsets.items() if t == topic)
-
-
-def _index(item: tuple[int, Rejection]) -> int:
-    return item[0]
 
 
 # (key, bucket) -> [bytes, events]

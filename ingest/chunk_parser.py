@@ -9,6 +9,7 @@ paths agree.
 from __future__ import annotations
 
 import re
+from operator import itemgetter
 
 from ingest.events import (
     EARLIEST_US, HOUR_US, LATEST_US, MAX_BYTES_USED, MICROSECONDS_PER_SECOND, Event, Rejection,
@@ -27,10 +28,6 @@ _CANONICAL = re.compile(
 # One match a line: the canonical shape, or else the whole line with every group empty, so that
 # one findall over a chunk yields exactly one row a value, in order, whatever the values hold.
 _LINES = re.compile(f"(?:{_CANONICAL.pattern})|^.*$", re.MULTILINE)
-
-
-def _index(item: tuple[int, Rejection]) -> int:
-    return item[0]
 
 
 class FastParser:
@@ -68,7 +65,8 @@ class FastParser:
         rejected: list[tuple[int, Rejection]],
         hourly: dict | None = None,
     ) -> None:
-        """Append the events of values to the columns; (index, Rejection) of the others; and
+        """Append the events of values to the columns; (index, Rejection) of the others, in index
+        order; and
         add them into hourly, (sim, hour since 1970) -> [bytes, events], when given (summed
         here because this loop visits every event anyway). Never raises for any value."""
         if hourly is None:
@@ -86,15 +84,16 @@ class FastParser:
             return
         # Values that are not one line each (tombstones, newlines inside) go one by one; the
         # others still take the pattern.
-        indices = [i for i, value in enumerate(values) if type(value) is bytes and b"\n" not in value]
+        indices: list[int] = []
+        others: list[int] = []
+        for index, value in enumerate(values):
+            (indices if type(value) is bytes and b"\n" not in value else others).append(index)
         text = b"\n".join(values[i] for i in indices).decode("latin-1")
         found: list[tuple[int, Rejection]] = []
         if indices:
             self._add_rows(_LINES.findall(text), indices, values, times, sims, counts, found, hourly)
-        lined_indices = set(indices)
-        others = [i for i in range(len(values)) if i not in lined_indices]
         self._parse_one_by_one(values, others, times, sims, counts, found, hourly)
-        found.sort(key=_index)
+        found.sort(key=itemgetter(0))
         rejected.extend(found)
 
     def _add_rows(self, rows, indices, values, times, sims, counts, rejected, hourly) -> None:

@@ -56,11 +56,8 @@ def dead_letter(
     limit: int,
 ) -> tuple[bytes | None, bytes | None, list]:
     """(key, value, headers) of a dead letter at most limit bytes in a record batch."""
-    originals = own_headers(original_headers) if original_headers else []
+    originals = own_headers(original_headers)
     headers = worker_headers + originals
-    # The worker's headers are a few hundred bytes: a small record needs no exact sum.
-    if len(key or b"") + len(value or b"") + 4096 <= limit and not originals:
-        return key, value, headers
     if _size(key, value, headers) <= limit:
         return key, value, headers
     cut = []

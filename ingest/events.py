@@ -248,11 +248,11 @@ def _pairs_without_duplicates(pairs: list) -> None:
         seen.add(key)
 
 
-def _duplicate_key(value: bytes | bytearray | memoryview) -> str | None:
+def _duplicate_key(value: bytes | bytearray) -> str | None:
     """A key some object of a JSON text (that orjson accepted, at most MAX_DEPTH deep) holds
     twice, or None. orjson keeps the last silently; the standard parser lets us see pairs."""
     try:
-        _PAIRS_DECODER.decode(bytes(value).decode("utf-8"))  # orjson accepted it: UTF-8
+        _PAIRS_DECODER.decode(value.decode("utf-8"))  # orjson accepted it: UTF-8
     except _DuplicateKey as duplicate:
         return duplicate.args[0]
     return None
