@@ -22,6 +22,7 @@ from typing import Any
 
 import uvicorn
 
+from app.http_protocol import HttpLimits, http_protocol
 from simusage.logs import configure_logging
 from simusage.settings import Settings
 
@@ -37,6 +38,10 @@ def _config(settings: Settings) -> uvicorn.Config:
     tls: dict[str, Any] = {}
     if settings.tls_certificate:
         tls = {"ssl_certfile": settings.tls_certificate, "ssl_keyfile": settings.tls_key}
+    protocol, protocol_settings = http_protocol(HttpLimits(
+        settings.api_max_header_bytes, settings.api_max_headers,
+        settings.api_header_timeout_s, settings.api_body_timeout_s,
+    ))
     return uvicorn.Config(
         APPLICATION, factory=True, host=settings.api_host, port=settings.api_port,
         log_level=settings.log_level.lower(),
@@ -44,7 +49,8 @@ def _config(settings: Settings) -> uvicorn.Config:
         log_config=None,
         # One log line per request costs more than a small query; metrics count requests.
         access_log=False,
-        **tls,
+        http=protocol, limit_concurrency=settings.api_max_connections,
+        **protocol_settings, **tls,
     )
 
 

@@ -120,6 +120,41 @@ class Settings(BaseSettings):
     api_max_nodes: int = Field(
         100_000, ge=1000, le=10_000_000, validation_alias=AliasChoices("SIMUSAGE_API_MAX_NODES")
     )
+    # What one request's connections may ask for before anything runs: the products of
+    # first/last down each path, summed (see app/query_cost.py).
+    api_max_cost: int = Field(
+        50_000, ge=100, le=10_000_000, validation_alias=AliasChoices("SIMUSAGE_API_MAX_COST")
+    )
+    # HTTP: a request's line and headers, their count, the time to receive them and the body,
+    # and the connections one worker serves at once (503 past it).
+    api_max_header_bytes: int = Field(
+        32768, ge=4096, le=1024 * 1024, validation_alias=AliasChoices("SIMUSAGE_API_MAX_HEADER_BYTES")
+    )
+    api_max_headers: int = Field(
+        100, ge=10, le=1000, validation_alias=AliasChoices("SIMUSAGE_API_MAX_HEADERS")
+    )
+    api_header_timeout_s: float = Field(
+        10.0, gt=0, le=300, validation_alias=AliasChoices("SIMUSAGE_API_HEADER_TIMEOUT_S")
+    )
+    api_body_timeout_s: float = Field(
+        30.0, gt=0, le=600, validation_alias=AliasChoices("SIMUSAGE_API_BODY_TIMEOUT_S")
+    )
+    api_max_connections: int = Field(
+        1000, ge=10, le=100_000, validation_alias=AliasChoices("SIMUSAGE_API_MAX_CONNECTIONS")
+    )
+    # Requests a second per API key (and per client address before a key is verified), with
+    # bursts of twice as many; 0 turns the limit off. Per worker process.
+    api_rate_limit: float = Field(
+        50.0, ge=0, le=1_000_000, validation_alias=AliasChoices("SIMUSAGE_API_RATE_LIMIT")
+    )
+    api_address_rate_limit: float = Field(
+        20.0, ge=0, le=1_000_000, validation_alias=AliasChoices("SIMUSAGE_API_ADDRESS_RATE_LIMIT")
+    )
+    # Operation names that /metrics labels by name; every other is "other".
+    metrics_operations: str = Field("", validation_alias=AliasChoices("SIMUSAGE_METRICS_OPERATIONS"))
+    # /metrics on its own address, so that it need not be public; port 0: served at /metrics.
+    metrics_host: str = Field("127.0.0.1", min_length=1, validation_alias=AliasChoices("SIMUSAGE_METRICS_HOST"))
+    metrics_port: int = Field(0, ge=0, le=65535, validation_alias=AliasChoices("SIMUSAGE_METRICS_PORT"))
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", validation_alias=AliasChoices("SIMUSAGE_LOG_LEVEL")
@@ -154,6 +189,11 @@ class Settings(BaseSettings):
     def dead_letters(self) -> str:
         """The dead-letter topic: the setting, or `<topic>.dlq`."""
         return self.dead_letter_topic or f"{self.topic}.dlq"
+
+    @property
+    def metrics_operation_names(self) -> frozenset[str]:
+        """Operation names that metrics label by name, from the comma-separated setting."""
+        return frozenset(name.strip() for name in self.metrics_operations.split(",") if name.strip())
 
     @property
     def cors_origin_list(self) -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -69,19 +70,32 @@ def empty_database() -> Iterator[str]:
         _drop_database(admin, name)
 
 
-@pytest.fixture
-def postgres_database(postgres_template: str) -> Iterator[str]:
-    """The URL of a fresh PostgreSQL-mode database at head, dropped after the test."""
+@contextmanager
+def _copy_of(template: str) -> Iterator[str]:
     name = f"simusage_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(POSTGRES_SERVER, autocommit=True) as admin:
         admin.execute(
             sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(postgres_template)
+                sql.Identifier(name), sql.Identifier(template)
             )
         )
     yield database_url(name)
     with psycopg.connect(POSTGRES_SERVER, autocommit=True) as admin:
         _drop_database(admin, name)
+
+
+@pytest.fixture
+def postgres_database(postgres_template: str) -> Iterator[str]:
+    """The URL of a fresh PostgreSQL-mode database at head, dropped after the test."""
+    with _copy_of(postgres_template) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def postgres_database_module(postgres_template: str) -> Iterator[str]:
+    """A PostgreSQL-mode database at head shared by one test module, dropped after it."""
+    with _copy_of(postgres_template) as url:
+        yield url
 
 
 # PGlite is one long-lived backend: the timescaledb library stays loaded, so the extension
