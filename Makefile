@@ -20,6 +20,8 @@ test: install
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose)
 	@command -v openssl >/dev/null || \
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl)  # TLS test
+	@command -v chromium >/dev/null || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)  # page tests
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
 install: $(INSTALLED)

@@ -25,7 +25,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 
 from app.document_size import guarded
 from app.errors import ValuesOfCorrectTypeWithCode
-from app.metrics import LATENCY, REQUESTS, operation_label
+from app.metrics import LATENCY, REQUESTS
 
 # Far above any query within the depth, alias and node limits written out by hand.
 MAX_EXPANDED_FIELDS = 5000
@@ -101,12 +101,15 @@ class ParserCache(SchemaExtension):
 
 
 class ObservedOperation(SchemaExtension):
-    """Count operations and time them, by operation name."""
+    """Count operations and time them, by the label of their operation name."""
+
+    def __init__(self, label: Callable[[str | None], str]) -> None:
+        self.label = label
 
     def on_operation(self) -> Iterator[None]:
         """Time the operation."""
         started = perf_counter()
         yield
-        operation = operation_label(self.execution_context.operation_name)
+        operation = self.label(self.execution_context.operation_name)
         REQUESTS.labels(operation).inc()
         LATENCY.labels(operation).observe(perf_counter() - started)

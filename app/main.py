@@ -28,6 +28,7 @@ from app.database import Database
 from app.limits import RequestSizeLimit
 from app.metrics import metrics_response
 from app.schema import Schema, build_schema
+from app.security_headers import SecurityHeaders
 from app.viewer import ADMIN
 from simusage.migration import head_revision
 from simusage.settings import Settings, get_settings
@@ -97,7 +98,8 @@ async def readiness(database: Database, head: str) -> JSONResponse:
 def create_app(settings: Settings) -> FastAPI:
     """The ASGI application of the API."""
     database = Database(settings)
-    schema = build_schema(settings.api_max_tokens, settings.api_max_depth, settings.api_max_aliases)
+    schema = build_schema(settings.api_max_tokens, settings.api_max_depth, settings.api_max_aliases,
+                          settings.metrics_operation_names)
     head = head_revision()
 
     @asynccontextmanager
@@ -127,12 +129,13 @@ def create_app(settings: Settings) -> FastAPI:
     async def readyz() -> Response:
         return await readiness(database, head)
 
-    @app.get("/metrics")
-    async def metrics(request: Request) -> Response:
-        return metrics_response(request)
+    if not settings.metrics_port:  # else served on its own address by `simusage serve`
+        @app.get("/metrics")
+        async def metrics(request: Request) -> Response:
+            return metrics_response(request)
 
-    # Starlette runs the last added middleware first: CORS, then the size limit, then
-    # authentication, so that refusals too carry CORS headers a browser can read.
+    # Starlette runs the last added middleware first: security headers, CORS, then the size
+    # limit, then authentication, so that refusals too carry the headers a browser reads.
     install_authentication(app, settings, database.connection)
     app.add_middleware(RequestSizeLimit, max_bytes=settings.api_max_request_bytes)
     if settings.cors_origin_list:
@@ -143,6 +146,7 @@ def create_app(settings: Settings) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
             max_age=600,
         )
+    app.add_middleware(SecurityHeaders)
     return app
 
 

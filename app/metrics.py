@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
-import re
+from collections.abc import Callable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
+    REGISTRY,
     CollectorRegistry,
     Counter,
     Histogram,
     generate_latest,
     multiprocess,
+    start_http_server,
 )
 from starlette.requests import Request
 from starlette.responses import Response
@@ -31,31 +33,34 @@ ERRORS = Counter("simusage_graphql_errors", "GraphQL errors returned, by code.",
 for _code in CODES:
     ERRORS.labels(_code)  # exported at zero from the start, so that rates work at once
 
-# Operation names come from clients: past this many distinct names, or for a name that does
-# not look like one, the label is "other", so that no client can grow the series unboundedly.
-MAX_OPERATION_NAMES = 100
-_OPERATION_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]{0,63}")
-_known_operations: set[str] = set()
+def operation_labeler(names: frozenset[str]) -> Callable[[str | None], str]:
+    """The metrics label of an operation name: the name only if the operator listed it.
+
+    Operation names are chosen by clients: as labels they would let one tenant fill the series
+    and let anyone reading /metrics learn the names that other tenants choose.
+    """
+
+    def label(name: str | None) -> str:
+        if not name:
+            return "anonymous"
+        return name if name in names else "other"
+
+    return label
 
 
-def operation_label(name: str | None) -> str:
-    """A bounded label for an operation name: the name, "anonymous" or "other"."""
-    if not name:
-        return "anonymous"
-    if name in _known_operations:
-        return name
-    if len(_known_operations) >= MAX_OPERATION_NAMES or not _OPERATION_NAME.fullmatch(name):
-        return "other"
-    _known_operations.add(name)
-    return name
+def _registry() -> CollectorRegistry:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return registry
+    return REGISTRY
 
 
 def metrics_response(request: Request) -> Response:
     """The Prometheus text exposition; summed over every worker when there are several."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        body = generate_latest(registry)
-    else:
-        body = generate_latest()
-    return Response(body, media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(_registry()), media_type=CONTENT_TYPE_LATEST)
+
+
+def serve_metrics(host: str, port: int) -> None:
+    """Serve /metrics on an address of its own, from a thread of this process."""
+    start_http_server(port, host, registry=_registry())

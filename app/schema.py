@@ -18,7 +18,7 @@ from app.extensions import (
     parser_cache,
     validation_rules,
 )
-from app.metrics import ERRORS
+from app.metrics import ERRORS, operation_labeler
 from app.scalars import SCALARS
 from app.types.catalog import (
     CardsAfter,
@@ -113,11 +113,15 @@ class Schema(strawberry.Schema):
             ERRORS.labels(code_of(error)).inc()
 
 
-def build_schema(max_tokens: int = 2000, max_depth: int = 12, max_aliases: int = 30) -> Schema:
+def build_schema(
+    max_tokens: int = 2000, max_depth: int = 12, max_aliases: int = 30,
+    metrics_operations: frozenset[str] = frozenset(),
+) -> Schema:
     """The schema with its limits; build it once per process, not per request."""
     rules = validation_rules(max_depth, max_aliases)
+    label = operation_labeler(metrics_operations)
     extensions: list[Any] = [
-        ObservedOperation,
+        lambda: ObservedOperation(label),
         lambda: TokenLimit(max_tokens),
         fixed_validation_rules(rules),
         parser_cache(CACHE_SIZE),

@@ -23,6 +23,7 @@ from typing import Any
 import uvicorn
 
 from app.http_protocol import HttpLimits, http_protocol
+from app.metrics import serve_metrics
 from simusage.logs import configure_logging
 from simusage.settings import Settings
 
@@ -73,6 +74,8 @@ def _worker(settings: Settings) -> None:
 
 
 def _check_arguments(settings: Settings) -> str | None:
+    if settings.metrics_port == settings.api_port:
+        return "SIMUSAGE_METRICS_PORT must differ from SIMUSAGE_API_PORT"
     if bool(settings.tls_certificate) != bool(settings.tls_key):
         return "set both SIMUSAGE_TLS_CERTIFICATE and SIMUSAGE_TLS_KEY, or neither"
     for variable, path in (("SIMUSAGE_TLS_CERTIFICATE", settings.tls_certificate),
@@ -126,6 +129,13 @@ def _supervise(settings: Settings) -> int:
     return status
 
 
+def _serve_metrics_apart(settings: Settings) -> None:
+    if settings.metrics_port:
+        serve_metrics(settings.metrics_host, settings.metrics_port)
+        logger.info("serving metrics at http://%s:%s/metrics", settings.metrics_host,
+                    settings.metrics_port)
+
+
 def run_server(settings: Settings) -> int:
     """Serve the API until interrupted; the exit status of the command."""
     problem = _check_arguments(settings)
@@ -135,6 +145,7 @@ def run_server(settings: Settings) -> int:
     scheme = "https" if settings.tls_certificate else "http"
     logger.info("serving GraphQL at %s://%s:%s/graphql", scheme, settings.api_host, settings.api_port)
     if settings.api_workers == 1:
+        _serve_metrics_apart(settings)
         uvicorn.Server(_config(settings)).run()
         return 0
     metrics_directory = None
@@ -144,6 +155,7 @@ def run_server(settings: Settings) -> int:
         metrics_directory = tempfile.mkdtemp(prefix="simusage-metrics-")
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_directory
     try:
+        _serve_metrics_apart(settings)
         return _supervise(settings)
     finally:
         if metrics_directory:

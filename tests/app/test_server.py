@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import ssl
@@ -15,13 +16,8 @@ import httpx
 import pytest
 
 from app.server import run_server
+from tests.app.serving import free_port, running_api
 from tests.conftest import settings_for
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def test_half_tls_settings_are_refused(postgres_database: str, tmp_path: Path, capsys) -> None:
@@ -59,6 +55,7 @@ def test_serve_terminates_tls_with_two_workers(postgres_database: str, tmp_path:
     environment = {
         **os.environ, "DATABASE_URL": postgres_database, "SIMUSAGE_AUTH": "off",
         "SIMUSAGE_API_PORT": str(port), "SIMUSAGE_API_WORKERS": "2",
+        "SIMUSAGE_METRICS_OPERATIONS": "Tls",
         "SIMUSAGE_TLS_CERTIFICATE": str(certificate), "SIMUSAGE_TLS_KEY": str(key),
     }
     server = subprocess.Popen([sys.executable, "-m", "simusage.cli", "serve"], env=environment,
@@ -85,3 +82,14 @@ def test_serve_terminates_tls_with_two_workers(postgres_database: str, tmp_path:
     finally:
         server.send_signal(signal.SIGTERM)
         assert server.wait(30) == 0
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_metrics_can_be_served_on_an_address_of_their_own(postgres_database: str, workers: str) -> None:
+    metrics_port = free_port()
+    with running_api(postgres_database, SIMUSAGE_METRICS_PORT=str(metrics_port),
+                     SIMUSAGE_API_WORKERS=workers) as base_url:
+        httpx.post(f"{base_url}/graphql", json={"query": "{ __typename }"})
+        assert httpx.get(f"{base_url}/metrics").status_code == 404
+        metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+    assert re.search(r'simusage_graphql_requests_total\{operation="anonymous"\} [1-9]', metrics)
