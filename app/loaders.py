@@ -18,6 +18,8 @@ from app.database import Database
 from app.queries import catalog, usage
 
 Value = TypeVar("Value")
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,19 @@ def by_id(fetch: Callable[[list[str]], Awaitable[dict[str, Value]]], missing: Va
     return load
 
 
+class SharedLoader(DataLoader[K, V]):
+    """A DataLoader whose futures outlive the cancellation of any one waiter.
+
+    When a non-null field fails, graphql-core cancels its siblings; aliases of one request share
+    the loader's cached futures, so the cancellation reached them too and the request ended in
+    CancelledError, a bare 500 (a query over the node limit that also asked for totals).
+    """
+
+    def load(self, key: K) -> Awaitable[V]:
+        """The value of key; cancelling this waiter leaves the shared future running."""
+        return asyncio.shield(super().load(key))
+
+
 class Loaders:
     """The DataLoaders of one request, each made on first use."""
 
@@ -122,7 +137,7 @@ class Loaders:
             subject, granularity, lower, upper = group
             return await usage.fetch_pages(self.database, subject, granularity, keys, lower, upper)
 
-        return DataLoader(grouped(fetch))
+        return SharedLoader(grouped(fetch))
 
     @cached_property
     def sparse_pages(self) -> DataLoader[SparsePageKey, list[usage.Bucket]]:
@@ -133,7 +148,7 @@ class Loaders:
                 self.database, subject, granularity, keys, lower, upper, limit, backward
             )
 
-        return DataLoader(grouped(fetch))
+        return SharedLoader(grouped(fetch))
 
     @cached_property
     def totals(self) -> DataLoader[TotalsKey, tuple[int, int]]:
@@ -142,7 +157,7 @@ class Loaders:
             subject, start, end = group
             return await usage.fetch_totals(self.database, subject, keys, start, end)
 
-        return DataLoader(grouped(fetch))
+        return SharedLoader(grouped(fetch))
 
     @cached_property
     def counts(self) -> DataLoader[CountsKey, tuple[int, int, int]]:
@@ -153,12 +168,12 @@ class Loaders:
                 self.database, subject, granularity, keys, start, end, lower, upper
             )
 
-        return DataLoader(grouped(fetch))
+        return SharedLoader(grouped(fetch))
 
     @cached_property
     def sim_cards(self) -> DataLoader[str, catalog.SimCardRow | None]:
         """SIM cards by id (None: unknown)."""
-        return DataLoader(by_id(lambda ids: catalog.sim_cards_by_id(self.database, ids), None))
+        return SharedLoader(by_id(lambda ids: catalog.sim_cards_by_id(self.database, ids), None))
 
     @cached_property
     def organizations(self) -> DataLoader[str, bool]:
@@ -166,7 +181,7 @@ class Loaders:
         async def fetch(ids: list[str]) -> dict[str, bool]:
             return dict.fromkeys(await catalog.organizations_by_id(self.database, ids), True)
 
-        return DataLoader(by_id(fetch, False))
+        return SharedLoader(by_id(fetch, False))
 
     @cached_property
     def organization_cards(self) -> DataLoader[OrganizationCardsKey, list[catalog.SimCardRow]]:
@@ -175,11 +190,11 @@ class Loaders:
             after, limit = group
             return await catalog.sim_cards_of_organizations_page(self.database, keys, after, limit)
 
-        return DataLoader(grouped(fetch))
+        return SharedLoader(grouped(fetch))
 
     @cached_property
     def organization_card_counts(self) -> DataLoader[str, int]:
         """How many inventory cards each organization has."""
-        return DataLoader(
+        return SharedLoader(
             by_id(lambda ids: catalog.count_sim_cards_of_organizations(self.database, ids), 0)
         )
