@@ -14,12 +14,13 @@ BAD_USER_INPUT = "BAD_USER_INPUT"
 PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 TOO_MANY_NODES = "TOO_MANY_NODES"
+QUERY_TOO_COSTLY = "QUERY_TOO_COSTLY"
 QUERY_TIMEOUT = "QUERY_TIMEOUT"
 SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 INTERNAL = "INTERNAL_SERVER_ERROR"
 
 CODES = (
-    BAD_USER_INPUT, PARSE_FAILED, VALIDATION_FAILED, TOO_MANY_NODES,
+    BAD_USER_INPUT, PARSE_FAILED, VALIDATION_FAILED, TOO_MANY_NODES, QUERY_TOO_COSTLY,
     QUERY_TIMEOUT, SERVICE_UNAVAILABLE, INTERNAL,
 )
 
@@ -53,6 +54,18 @@ class TooManyNodesError(GraphQLError):
             f"this request would return more than {limit} nodes (buckets, SIM cards and "
             "organizations together); ask for smaller pages",
             extensions={"code": TOO_MANY_NODES},
+        )
+
+
+class QueryTooCostlyError(GraphQLError):
+    """The query's connections may return more than a request may cost, by estimate."""
+
+    def __init__(self, estimate: int, budget: int) -> None:
+        super().__init__(
+            f"this query may cost {estimate} (one per connection asked, plus its page size in "
+            f"nodes, multiplied down each path), over the budget of {budget}: ask for smaller "
+            "pages (first/last) or fewer nested connections",
+            extensions={"code": QUERY_TOO_COSTLY, "cost": estimate, "budget": budget},
         )
 
 

@@ -99,7 +99,7 @@ def create_app(settings: Settings) -> FastAPI:
     """The ASGI application of the API."""
     database = Database(settings)
     schema = build_schema(settings.api_max_tokens, settings.api_max_depth, settings.api_max_aliases,
-                          settings.metrics_operation_names)
+                          settings.metrics_operation_names, settings.api_max_cost)
     head = head_revision()
 
     @asynccontextmanager

@@ -19,6 +19,7 @@ from app.extensions import (
     validation_rules,
 )
 from app.metrics import ERRORS, operation_labeler
+from app.query_cost import CostLimit, CostModel
 from app.scalars import SCALARS
 from app.types.catalog import (
     CardsAfter,
@@ -115,20 +116,24 @@ class Schema(strawberry.Schema):
 
 def build_schema(
     max_tokens: int = 2000, max_depth: int = 12, max_aliases: int = 30,
-    metrics_operations: frozenset[str] = frozenset(),
+    metrics_operations: frozenset[str] = frozenset(), max_cost: int = 25_000,
 ) -> Schema:
     """The schema with its limits; build it once per process, not per request."""
     rules = validation_rules(max_depth, max_aliases)
     label = operation_labeler(metrics_operations)
+    cost_model = CostModel(max_cost)
     extensions: list[Any] = [
         lambda: ObservedOperation(label),
+        lambda: CostLimit(cost_model),
         lambda: TokenLimit(max_tokens),
         fixed_validation_rules(rules),
         parser_cache(CACHE_SIZE),
         lambda: ValidationCache(maxsize=CACHE_SIZE),
     ]
-    return Schema(
+    schema = Schema(
         query=Query,
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALARS),
     )
+    cost_model.bind(schema.as_str())
+    return schema

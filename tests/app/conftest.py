@@ -42,7 +42,7 @@ class Runner:
     def __init__(self, settings: Settings, pool_size: int | None = None) -> None:
         self.loop = asyncio.new_event_loop()
         self.database = Database(settings, pool_size)
-        self.schema: Schema = build_schema()
+        self.schema: Schema = build_schema(max_cost=settings.api_max_cost)
         self.max_nodes = settings.api_max_nodes
         self.loop.run_until_complete(self.database.pool.open(wait=True))
 

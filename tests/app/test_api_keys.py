@@ -198,8 +198,8 @@ def test_access_control_off_serves_everything_without_a_key(postgres_database: s
 
 def test_graphiql_page_needs_no_key_and_lets_the_user_enter_headers(api: Api) -> None:
     page = api.client.get("/graphql", headers={"Accept": "text/html"})
-    assert page.status_code == 200
-    assert "isHeadersEditorEnabled: true" in page.text
+    assert page.status_code == 200 and '<script src="/static/graphiql/start.js">' in page.text
+    assert "isHeadersEditorEnabled: true" in api.client.get("/static/graphiql/start.js").text
 
 
 def test_a_refusal_carries_cors_headers_a_browser_frontend_can_read(postgres_database) -> None:

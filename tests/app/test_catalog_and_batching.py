@@ -73,7 +73,7 @@ def test_many_cards_with_usage_cost_a_constant_number_of_statements(
     monkeypatch.setattr(Database, "fetch_all", counting)
     usage = ('usage(from: "2022-02-10", to: "2022-02-12", granularity: HOURLY%s) { totalCount '
              'totalBytesUsed pageInfo { hasNextPage hasPreviousPage } edges { node { bytesUsed } } }')
-    query = "{ organizations { edges { node { id simCards(first: %d) { totalCount edges { node { id " \
+    query = "{ organizations(first: 3) { edges { node { id simCards(first: %d) { totalCount edges { node { id " \
             "dense: %s sparse: %s organization { usage(from: \"2022-02-10\", to: \"2022-02-11\", " \
             "granularity: DAILY) { totalBytesUsed } } } } } } } } }"
     counts = []

@@ -1,0 +1,149 @@
+"""A request's cost, estimated before it runs: what its connections' page sizes may return.
+
+As GitHub's GraphQL API does: each connection costs one statement per parent it is asked under,
+and its edges as many nodes as its page size (`first` or `last`, default DEFAULT_PAGE_SIZE), so
+the products of the page sizes down each path add up. Depth and alias limits do not bound
+breadth: `organizations(first: 1000) { simCards(first: 1000) { usage(first: 1000) ... } }` is
+shallow and asks for 10^9 buckets. Each fragment is measured once: the cost of a spread is its
+fragment's cost times the multiplier where it is spread, so the estimate is linear in the text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLObjectType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    OperationType,
+    SelectionSetNode,
+    VariableNode,
+    build_schema,
+    get_named_type,
+)
+from strawberry.extensions import SchemaExtension
+
+from app.errors import QueryTooCostlyError
+from app.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+
+CONNECTION_SUFFIX = "Connection"
+# A connection's per-node fields: what is under them is asked once per node of the page.
+PER_NODE_FIELDS = frozenset({"edges", "nodes"})
+
+
+def _page_size(field: FieldNode, variables: Mapping[str, Any], defaults: Mapping[str, Any]) -> int:
+    for argument in field.arguments or ():
+        if argument.name.value not in ("first", "last"):
+            continue
+        value: Any = None
+        if isinstance(argument.value, IntValueNode):
+            value = int(argument.value.value)
+        elif isinstance(argument.value, VariableNode):
+            name = argument.value.name.value
+            value = variables.get(name, defaults.get(name))
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            # A larger page is refused by its resolver, with a message that says so.
+            return min(value, MAX_PAGE_SIZE)
+    return DEFAULT_PAGE_SIZE
+
+
+def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
+    operations = [definition for definition in document.definitions
+                  if isinstance(definition, OperationDefinitionNode)]
+    if name is not None:
+        return next((operation for operation in operations
+                     if operation.name and operation.name.value == name), None)
+    return operations[0] if len(operations) == 1 else None
+
+
+def estimated_cost(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None,
+                   variables: Mapping[str, Any] | None) -> int:
+    """Statements and nodes the operation may cost at most; 0 when it names no query."""
+    operation = _operation(document, operation_name)
+    if operation is None or operation.operation != OperationType.QUERY:
+        return 0
+    variables = variables or {}
+    defaults = {definition.variable.name.value: int(definition.default_value.value)
+                for definition in operation.variable_definitions or ()
+                if isinstance(definition.default_value, IntValueNode)}
+    fragments = {definition.name.value: definition for definition in document.definitions
+                 if isinstance(definition, FragmentDefinitionNode)}
+    fragment_costs: dict[tuple[str, int | None], int] = {}
+
+    def cost(selection_set: SelectionSetNode | None, parent: Any, page: int | None) -> int:
+        """The cost of a selection on parent; page: parent is a connection of that page size."""
+        if selection_set is None or not isinstance(parent, GraphQLObjectType):
+            return 0
+        total = 0
+        for selection in selection_set.selections:
+            if isinstance(selection, FieldNode):
+                total += field_cost(selection, parent, page)
+            elif isinstance(selection, InlineFragmentNode):
+                condition = selection.type_condition
+                inner = schema.get_type(condition.name.value) if condition else parent
+                total += cost(selection.selection_set, inner, page)
+            elif isinstance(selection, FragmentSpreadNode):
+                total += fragment_cost(selection.name.value, page)
+        return total
+
+    def field_cost(field: FieldNode, parent: GraphQLObjectType, page: int | None) -> int:
+        definition = parent.fields.get(field.name.value)
+        if definition is None:
+            return 0  # __typename, introspection, or an unknown field that validation refused
+        inner = get_named_type(definition.type)
+        if inner.name.endswith(CONNECTION_SUFFIX):  # one statement, and its page's nodes
+            return 1 + cost(field.selection_set, inner, _page_size(field, variables, defaults))
+        if page is not None and field.name.value in PER_NODE_FIELDS:
+            return page * (1 + cost(field.selection_set, inner, None))
+        return cost(field.selection_set, inner, None)
+
+    def fragment_cost(name: str, page: int | None) -> int:
+        key = (name, page)
+        if key not in fragment_costs:
+            fragment_costs[key] = 0  # a cycle (refused by validation) costs nothing more
+            fragment = fragments.get(name)
+            if fragment is not None:
+                condition = schema.get_type(fragment.type_condition.name.value)
+                fragment_costs[key] = cost(fragment.selection_set, condition, page)
+        return fragment_costs[key]
+
+    return cost(operation.selection_set, schema.query_type, None)
+
+
+class CostModel:
+    """The schema the estimates walk: graphql-core's, built from the SDL once the schema is."""
+
+    def __init__(self, max_cost: int) -> None:
+        self.max_cost = max_cost
+        self.schema: GraphQLSchema | None = None
+
+    def bind(self, sdl: str) -> None:
+        """Walk the types of this SDL (the schema's own)."""
+        self.schema = build_schema(sdl)
+
+
+class CostLimit(SchemaExtension):
+    """Refuse, before any resolver runs, a query whose estimated cost is over the budget."""
+
+    def __init__(self, model: CostModel) -> None:
+        self.model = model
+
+    def on_execute(self) -> Iterator[None]:
+        """Estimate; a result set before execution is strawberry's documented way to skip it."""
+        context = self.execution_context
+        if context.graphql_document is not None and self.model.schema is not None:
+            estimate = estimated_cost(self.model.schema, context.graphql_document,
+                                      context.operation_name, context.variables)
+            if estimate > self.model.max_cost:
+                error = QueryTooCostlyError(estimate, self.model.max_cost)
+                context.result = ExecutionResult(None, [error])
+        yield
