@@ -15,6 +15,7 @@ from graphql import (
     ASTValidationRule,
     DocumentNode,
     GraphQLError,
+    OperationDefinitionNode,
     ValuesOfCorrectTypeRule,
     parse,
     specified_rules,
@@ -72,10 +73,18 @@ class TokenLimit(SchemaExtension):
         yield
 
 
-def parser_cache(size: int) -> Callable[[], SchemaExtension]:
-    """A per-request factory of ParserCache extensions sharing one LRU cache of documents."""
-    cached_parse = lru_cache(maxsize=size)(parse)
-    return lambda: ParserCache(cached_parse)
+def cached_parser(size: int) -> Callable[..., DocumentNode]:
+    """graphql-core's parse with an LRU cache of the last size documents."""
+    return lru_cache(maxsize=size)(parse)
+
+
+def operation_count(cached_parse: Callable[..., DocumentNode], query: str, max_tokens: int) -> int:
+    """The operations a query text defines; 0 when it does not parse (strawberry says why)."""
+    try:
+        document = cached_parse(query, max_tokens=max_tokens)
+    except GraphQLError:
+        return 0
+    return sum(isinstance(definition, OperationDefinitionNode) for definition in document.definitions)
 
 
 class ParserCache(SchemaExtension):

@@ -21,11 +21,14 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.schema.exceptions import CannotGetOperationTypeError
+from strawberry.types import ExecutionResult
 
 from app.authentication import install_authentication
 from app.context import RequestContext
 from app.database import Database
-from app.limits import RequestSizeLimit
+from app.errors import UserInputError
+from app.limits import ClientDisconnects, RequestSizeLimit
 from app.metrics import metrics_response
 from app.schema import Schema, build_schema
 from app.security_headers import SecurityHeaders
@@ -76,6 +79,29 @@ class GraphQLEndpoint(GraphQL):
         if not isinstance(value, (dict, list)):
             raise json.JSONDecodeError("a GraphQL request is a JSON object", "", 0)
         return value
+
+    async def execute_single(self, request: Any, request_adapter: Any, sub_response: Any,
+                             context: Any, root_value: Any, request_data: Any) -> ExecutionResult:
+        """Run the operation; an operationName missing or naming none is a GraphQL error.
+
+        Strawberry runs the first of several operations when none is named, where the spec
+        wants an error, and refuses an unknown name with a text/plain 400 echoing it.
+        """
+        problem = None
+        if request_data.operation_name is None and request_data.query and \
+                self.schema.operation_count(request_data.query) > 1:
+            problem = "the document has several operations: name the one to run in operationName"
+        else:
+            try:
+                return await super().execute_single(request, request_adapter, sub_response,
+                                                    context, root_value, request_data)
+            except HTTPException as error:
+                if not isinstance(error.__cause__, CannotGetOperationTypeError):
+                    raise
+                problem = "operationName names no operation of the document"
+        errors = [UserInputError(problem)]
+        self.schema.process_errors(errors)
+        return ExecutionResult(data=None, errors=errors)
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         """GraphiQL, whose scripts and styles this server serves itself."""
@@ -147,6 +173,7 @@ def create_app(settings: Settings) -> FastAPI:
             max_age=600,
         )
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(ClientDisconnects)
     return app
 
 

@@ -45,8 +45,12 @@ def parse_date_time(value: object) -> datetime:
         if len(text) == 10:
             return datetime.combine(date.fromisoformat(text), time(), UTC)
         parsed = datetime.fromisoformat(text)
-    except ValueError as error:
-        raise ValueError(f"DateTime {value!r} is not a real date and time: {error}") from None
+    except ValueError:
+        # Python's own message ("day is out of range for month") is not the API's to show.
+        raise ValueError(
+            f"DateTime {value!r} is not a real date and time: months run 1-12, days within "
+            "their month, hours 0-23, minutes and seconds 0-59, offsets within ±23:59"
+        ) from None
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=UTC)
     try:

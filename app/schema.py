@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import strawberry
@@ -13,9 +14,11 @@ from strawberry.types import ExecutionContext, Info
 from app.errors import checked_id, code_of, coded, log_unexpected
 from app.extensions import (
     ObservedOperation,
+    ParserCache,
     TokenLimit,
+    cached_parser,
     fixed_validation_rules,
-    parser_cache,
+    operation_count,
     validation_rules,
 )
 from app.metrics import ERRORS, operation_labeler
@@ -98,6 +101,9 @@ class Query:
 class Schema(strawberry.Schema):
     """Strawberry's schema, whose errors all carry a code and hide the server's internals."""
 
+    # Set by build_schema: the operations a query text defines, from the parse cache.
+    operation_count: Callable[[str], int]
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -122,12 +128,13 @@ def build_schema(
     rules = validation_rules(max_depth, max_aliases)
     label = operation_labeler(metrics_operations)
     cost_model = CostModel(max_cost)
+    cached_parse = cached_parser(CACHE_SIZE)
     extensions: list[Any] = [
         lambda: ObservedOperation(label),
         lambda: CostLimit(cost_model),
         lambda: TokenLimit(max_tokens),
         fixed_validation_rules(rules),
-        parser_cache(CACHE_SIZE),
+        lambda: ParserCache(cached_parse),
         lambda: ValidationCache(maxsize=CACHE_SIZE),
     ]
     schema = Schema(
@@ -136,4 +143,5 @@ def build_schema(
         config=StrawberryConfig(scalar_map=SCALARS),
     )
     cost_model.bind(schema.as_str())
+    schema.operation_count = lambda query: operation_count(cached_parse, query, max_tokens)
     return schema

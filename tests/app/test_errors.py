@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
@@ -193,3 +195,53 @@ def test_a_nul_id_does_not_fail_the_other_lookups_of_its_request(api: TestClient
                    {"id": "1\x00"})
     assert error_codes(body) == ["BAD_USER_INPUT"]
     assert body["data"]["good"] == {"id": "1001"}
+
+
+def test_several_operations_need_an_operation_name(api: TestClient) -> None:
+    document = "query A { __typename } query B { organizations { totalCount } }"
+    body = graphql(api, document)
+    assert error_codes(body) == ["BAD_USER_INPUT"] and body["data"] is None
+    assert "operationName" in body["errors"][0]["message"]
+    named = api.post("/graphql", json={"query": document, "operationName": "B"}).json()
+    assert named == {"data": {"organizations": {"totalCount": 1}}}  # the fixture's one
+
+
+def test_an_unknown_operation_name_is_a_json_error_that_does_not_echo_it(api: TestClient) -> None:
+    name = "<script>alert(1)</script>"
+    response = api.post("/graphql", json={"query": "query A { __typename }", "operationName": name})
+    assert response.headers["content-type"].startswith("application/json")
+    assert error_codes(response.json()) == ["BAD_USER_INPUT"]
+    assert "script" not in response.text
+
+
+@pytest.mark.parametrize("value", ["2022-02-30T00:00Z", "2022-13-01", "2022-02-10T25:00:00Z"])
+def test_date_errors_carry_no_python_exception_text(api: TestClient, value: str) -> None:
+    body = graphql(api, CARD_USAGE, {**GOOD, "from": value})
+    assert error_codes(body) == ["BAD_USER_INPUT"]
+    message = body["errors"][0]["message"]
+    assert "not a real date and time" in message
+    for python_text in ("out of range for month", "must be in", "Error", "Traceback"):
+        assert python_text not in message
+
+
+def test_a_client_leaving_mid_body_logs_one_warning(api_settings, caplog) -> None:
+    import asyncio
+
+    messages = iter([{"type": "http.request", "body": b'{"query": "{ __typ', "more_body": True},
+                     {"type": "http.disconnect"}])
+
+    async def receive() -> dict:
+        return next(messages)
+
+    async def send(message: dict) -> None:
+        pass
+
+    scope = {"type": "http", "method": "POST", "path": "/graphql", "raw_path": b"/graphql",
+             "root_path": "", "query_string": b"", "scheme": "http", "http_version": "1.1",
+             "headers": [(b"content-type", b"application/json")], "client": ("192.0.2.7", 5),
+             "server": ("127.0.0.1", 8000)}
+    asyncio.run(create_app(api_settings)(scope, receive, send))
+    lines = [record for record in caplog.records if record.levelno >= logging.WARNING
+             and "access control is OFF" not in record.getMessage()]
+    assert [(record.levelname, record.exc_info) for record in lines] == [("WARNING", None)]
+    assert "192.0.2.7 disconnected" in lines[0].getMessage()
