@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
+import sys
 import threading
 
-from graphql import parse
+from graphql import build_schema as build_graphql_schema
+from graphql import parse, validate
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.document_size import expanded_size
-from app.extensions import MAX_EXPANDED_FIELDS
+from app.extensions import MAX_EXPANDED_FIELDS, validation_rules
 from app.schema import build_schema
 
 
@@ -89,3 +92,50 @@ def test_expanded_size_is_the_size_of_the_document_written_out(dag) -> None:
         return own + sum(written_out(j) for j in targets[i])
 
     assert expanded_size(document, 10**9) == written_out(0)
+
+
+def calls_to_validate(text: str) -> int:
+    """Python function calls made while validating text with the API's rules: a count of the
+    rules' work that does not depend on the machine's speed."""
+    document = parse(text)
+    calls = 0
+
+    def count(frame, event, argument) -> None:
+        nonlocal calls
+        calls += event == "call"
+
+    sys.setprofile(count)
+    try:
+        validate(GRAPHQL_SCHEMA, document, RULES)
+    finally:
+        sys.setprofile(None)
+    return calls
+
+
+GRAPHQL_SCHEMA = build_graphql_schema(build_schema().as_str())
+RULES = validation_rules(12, 30)
+
+
+def test_validation_work_grows_linearly_past_the_expanded_size_limit() -> None:
+    work = [calls_to_validate(doubling_document(levels)) for levels in (14, 20, 26, 32)]
+    steps = [later - earlier for earlier, later in zip(work, work[1:])]
+    # 6 more levels multiply the expanded size by 64; the work grows by a near-constant step.
+    assert max(steps) < 2 * min(steps) and max(steps) < work[0], work
+
+
+@settings(max_examples=60, deadline=None)
+@given(dags, st.integers(0, 3))
+def test_random_documents_are_validated_in_work_linear_in_their_size(dag, aliases: int) -> None:
+    count, fields, spreads = dag
+    targets = [[j for j in spread if i < j < count] for i, spread in enumerate(spreads)]
+    definitions = [
+        "fragment F%d on Query { %s }" % (i, " ".join(
+            [f"a{i}_{k}: __typename" for k in range(min(fields[i], aliases))]
+            + ["__typename"] * (fields[i] - min(fields[i], aliases))
+            + [f"...F{j}" for j in targets[i]]) or "__typename")
+        for i in range(count)
+    ]
+    text = "query { ...F0 organizations(first: 1) { totalCount } }\n" + "\n".join(definitions)
+    size = len(list(re.finditer(r"[A-Za-z_0-9]+|\.\.\.|[{}():]", text)))  # its tokens
+    expanded = min(expanded_size(parse(text), MAX_EXPANDED_FIELDS), MAX_EXPANDED_FIELDS + 1)
+    assert calls_to_validate(text) <= 400 * (size + expanded)
