@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine, pool
 
+from migrations.timescaledb_probe import timescaledb_problem
 from simusage.settings import get_settings
 
 
@@ -19,6 +20,9 @@ def run_migrations_online() -> None:
     settings = context.config.attributes.get("settings") or get_settings()
     context.config.attributes["settings"] = settings
     url = context.config.attributes.get("database_url") or settings.database_url
+    if settings.storage_mode != "postgres":
+        # Before the migration's own connection: PGlite serves one connection at a time.
+        context.config.attributes["timescaledb_problem"] = timescaledb_problem(url)
     engine = create_engine(sqlalchemy_url(url), poolclass=pool.NullPool)
     with engine.connect() as connection:
         context.configure(connection=connection, transaction_per_migration=True)

@@ -56,6 +56,14 @@ unix_socket_directories = '$SOCK'
 shared_buffers = 256MB
 max_connections = 200
 EOF
+  # Where the machine has TimescaleDB for this PostgreSQL, preload it: without it, CREATE
+  # EXTENSION fails and `auto` storage mode falls back to plain PostgreSQL.
+  local version
+  version="$(basename "$(dirname "$(pg_bin)")")"
+  if [[ -f /usr/share/postgresql/$version/extension/timescaledb.control ]]; then
+    echo "shared_preload_libraries = 'timescaledb'" >>"$DATA/simusage.conf"
+    log "TimescaleDB is installed for PostgreSQL $version: preloaded"
+  fi
   chown postgres:postgres "$DATA/simusage.conf"
 }
 

@@ -83,6 +83,8 @@ def run(arguments: argparse.Namespace, settings: Settings) -> int:
     except psycopg.errors.UndefinedTable:
         print("simusage apikey: no api_key table; run `simusage migrate` first", file=sys.stderr)
         return 1
+    except psycopg.OperationalError:
+        raise  # unreachable: the command line says so in one line (simusage/failures.py)
     except psycopg.Error as error:
-        print(f"simusage apikey: database error: {error}", file=sys.stderr)
+        print(f"simusage apikey: database error: {str(error).strip().splitlines()[0]}", file=sys.stderr)
         return 1

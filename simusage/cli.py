@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from simusage.logs import configure_logging
+from simusage.failures import describe_failure
 from simusage.settings import Settings, SettingsError, get_settings
 
 
@@ -15,8 +16,14 @@ def _migrate(arguments: argparse.Namespace, settings: Settings) -> int:
 
     if arguments.downgrade:
         migration.downgrade(settings, arguments.revision or "base")
-    else:
-        migration.upgrade(settings, arguments.revision or "head")
+        return 0
+    migration.upgrade(settings, arguments.revision or "head")
+    import psycopg
+
+    from ingest.writer import storage_mode
+
+    with psycopg.connect(settings.database_url) as connection:
+        print(f"simusage migrate: storage mode {storage_mode(connection)}")
     return 0
 
 
@@ -140,7 +147,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"simusage: {error}", file=sys.stderr)
         return 2
     configure_logging(settings)
-    return arguments.handler(arguments, settings)
+    try:
+        return arguments.handler(arguments, settings)
+    except Exception as error:
+        line = describe_failure(error, settings)
+        if line is None or settings.log_level == "DEBUG":
+            raise  # a fault, or asked for: the whole traceback
+        print(f"simusage {arguments.command}: {line}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

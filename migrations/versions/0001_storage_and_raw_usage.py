@@ -7,16 +7,20 @@ Create Date: 2026-11-27
 
 from __future__ import annotations
 
+import logging
+
 from alembic import context, op
 from sqlalchemy import text
+
+from migrations.timescaledb_probe import HOW_TO_ENABLE, StorageModeError
+
+logger = logging.getLogger(__name__)
 
 revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
 
-TIMESCALEDB_AVAILABLE = "SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'"
-CREATE_TIMESCALEDB = "CREATE EXTENSION IF NOT EXISTS timescaledb"
 
 CREATE_TABLES = [
     # One row: the storage mode chosen at the first migration, read by the worker and the API.
@@ -86,33 +90,27 @@ def _requested_mode() -> str:
     return settings.storage_mode if settings else "auto"
 
 
-def _choose_mode(connection) -> str:
+def _choose_mode() -> str:
     requested = _requested_mode()
     if requested == "postgres":
         return "postgres"
-    available = connection.execute(text(TIMESCALEDB_AVAILABLE)).scalar() > 0
-    if not available:
-        if requested == "timescaledb":
-            raise RuntimeError(
-                "SIMUSAGE_STORAGE_MODE=timescaledb but this server has no timescaledb extension"
-            )
-        return "postgres"
-    # Available is not creatable: a managed server may list it yet refuse or not preload it.
-    savepoint = connection.begin_nested()
-    try:
-        connection.execute(text(CREATE_TIMESCALEDB))
-    except Exception:
-        savepoint.rollback()
-        if requested == "timescaledb":
-            raise
-        return "postgres"
-    savepoint.commit()
-    return "timescaledb"
+    # Asked by env.py in a connection of its own (migrations/timescaledb_probe.py), which
+    # also created the extension where it could.
+    problem = context.config.attributes.get("timescaledb_problem")
+    if problem is None:
+        return "timescaledb"
+    if requested == "timescaledb":
+        raise StorageModeError(
+            f"SIMUSAGE_STORAGE_MODE=timescaledb, but TimescaleDB cannot be enabled: {problem}; "
+            + HOW_TO_ENABLE
+        )
+    logger.warning("TimescaleDB cannot be enabled (%s): storage mode postgres; %s",
+                   problem, HOW_TO_ENABLE)
+    return "postgres"
 
 
 def upgrade() -> None:
-    connection = op.get_bind()
-    mode = _choose_mode(connection)
+    mode = _choose_mode()
     for statement in CREATE_TABLES:
         op.execute(statement)
     op.execute(

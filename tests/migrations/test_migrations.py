@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
 import psycopg
 import pytest
+from psycopg import sql
 
+from migrations.timescaledb_probe import StorageModeError, timescaledb_problem
 from simusage import migration
-from tests.conftest import settings_for
+from tests.conftest import POSTGRES_SERVER, database_url, settings_for
 
 READ_RELATIONS = (
     "usage_sim_card_hourly",
@@ -83,14 +90,54 @@ def test_postgres_rollups_leave_room_for_updates_in_place(empty_database: str) -
     assert fillfactors(empty_database) == {()}
 
 
-def test_auto_mode_falls_back_to_postgres_without_the_extension(empty_database: str) -> None:
-    migration.upgrade(settings_for(empty_database, SIMUSAGE_STORAGE_MODE="auto"))
-    assert storage_mode(empty_database) == "postgres"
+@pytest.fixture
+def database_without_timescaledb() -> Iterator[str]:
+    """A database where TimescaleDB cannot be enabled, whatever this machine has installed: its
+    owner is no superuser, and CREATE EXTENSION timescaledb needs one."""
+    name = f"simusage_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_SERVER, autocommit=True) as admin:
+        if not admin.execute("SELECT 1 FROM pg_roles WHERE rolname = 'simusage_plain'").fetchone():
+            admin.execute("CREATE ROLE simusage_plain LOGIN NOSUPERUSER PASSWORD 'plain'")
+        admin.execute(sql.SQL("CREATE DATABASE {} OWNER simusage_plain").format(sql.Identifier(name)))
+    parts = urlsplit(database_url(name))
+    yield urlunsplit(parts._replace(netloc=f"simusage_plain:plain@{parts.hostname}:{parts.port}"))
+    with psycopg.connect(POSTGRES_SERVER, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-def test_timescaledb_mode_is_refused_without_the_extension(empty_database: str) -> None:
-    with pytest.raises(RuntimeError, match="no timescaledb extension"):
-        migration.upgrade(settings_for(empty_database, SIMUSAGE_STORAGE_MODE="timescaledb"))
+def test_auto_mode_falls_back_to_postgres_with_one_warning(
+    database_without_timescaledb: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    migration.upgrade(settings_for(database_without_timescaledb, SIMUSAGE_STORAGE_MODE="auto"))
+    assert storage_mode(database_without_timescaledb) == "postgres"
+    warnings = [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "shared_preload_libraries" in warnings[0], warnings
+
+
+def test_timescaledb_mode_is_refused_where_it_cannot_be_enabled(
+    database_without_timescaledb: str,
+) -> None:
+    with pytest.raises(StorageModeError, match="cannot be enabled: .*shared_preload_libraries"):
+        migration.upgrade(settings_for(database_without_timescaledb, SIMUSAGE_STORAGE_MODE="timescaledb"))
+    with psycopg.connect(database_without_timescaledb) as connection:
+        assert connection.execute("SELECT to_regclass('simusage_storage')").fetchone() == (None,)
+
+
+def test_the_probe_says_why_and_leaves_a_migrated_database_alone(
+    database_without_timescaledb: str, postgres_database: str
+) -> None:
+    problem = timescaledb_problem(database_without_timescaledb)
+    assert problem and ("not installed" in problem or "permission denied" in problem)
+    assert timescaledb_problem(postgres_database) is None  # its mode was chosen already
+
+
+@pytest.mark.timescaledb
+def test_the_probe_enables_timescaledb_where_it_can(timescaledb_empty: str) -> None:
+    assert timescaledb_problem(timescaledb_empty) is None
+    with psycopg.connect(timescaledb_empty) as connection:
+        assert connection.execute(
+            "SELECT count(*) FROM pg_extension WHERE extname = 'timescaledb'").fetchone() == (1,)
 
 
 @pytest.mark.timescaledb
