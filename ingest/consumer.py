@@ -27,7 +27,9 @@ from collections.abc import Callable, Iterator
 from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import Fetcher, IsolationLevel
 from kafka.errors import CorruptRecordError, KafkaError
+from kafka.record.memory_records import MemoryRecords, MemoryRecordsBuilder
 from kafka.structs import OffsetAndMetadata
+from prometheus_client import Counter
 
 from ingest.records import Chunk, chunk_of_batch
 from simusage.settings import Settings
@@ -86,6 +88,33 @@ class ChunkRecords(Fetcher.PartitionRecords):
 
 # What ChunkRecords uses of kafka-python's PartitionRecords besides _unpack_records.
 _SEAM = ("_consume_aborted_transactions_up_to", "_contains_abort_marker", "_is_batch_aborted")
+_PROBE_VALUES = [b'{"probe": 1}', b'{"probe": 2}']
+
+SEAM_MISSES = Counter(
+    "simusage_ingest_fetcher_seam_misses",
+    "Worker starts where kafka-python's fetcher no longer fits ChunkRecords (the slow, public "
+    "record path is used instead).",
+)
+
+
+def seam_fits(records_class: object) -> bool:
+    """Whether ChunkRecords, put where records_class is, cuts a synthetic record batch (built
+    with kafka-python's own builder) into the chunk it holds: two values, offsets [7, 9)."""
+    if not isinstance(records_class, type) or not all(hasattr(records_class, n) for n in _SEAM):
+        return False
+    try:
+        builder = MemoryRecordsBuilder(magic=2, compression_type=0, batch_size=1 << 16, offset=7)
+        for value in _PROBE_VALUES:
+            builder.append(0, None, value)
+        builder.close()
+        parsed = ChunkRecords(7, TopicPartition("probe", 0), MemoryRecords(builder.buffer()),
+                              check_crcs=True, isolation_level=IsolationLevel.READ_COMMITTED)
+        chunks = parsed.take()
+    except Exception:  # noqa: BLE001 - any failure means the seam does not fit
+        log.exception("kafka-python's fetcher seam failed its check")
+        return False
+    return (len(chunks) == 1 and chunks[0].values == _PROBE_VALUES
+            and (chunks[0].start_offset, chunks[0].next_offset) == (7, 9))
 
 
 @contextlib.contextmanager
@@ -142,12 +171,13 @@ class IngestConsumer:
         )
         fetcher = getattr(self._consumer, "_fetcher", None)
         records_class = getattr(fetcher, "PartitionRecords", None)
-        self.fast = bool(fast and isinstance(records_class, type)
-                         and all(hasattr(records_class, name) for name in _SEAM))
+        self.fast = fast and seam_fits(records_class)
         if self.fast:
             fetcher.PartitionRecords = ChunkRecords
-        else:
-            log.warning("kafka-python's fetcher has no PartitionRecords seam: slow record path")
+        elif fast:
+            SEAM_MISSES.inc()
+            log.warning("kafka-python's fetcher no longer fits ChunkRecords (kafka-python is "
+                        "pinned in pyproject.toml): using the public record path, ~10x slower")
         self._positions: dict[int, int] = {}
 
         class Listener(ConsumerRebalanceListener):

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from ingest.consumer import IngestConsumer
+from kafka.consumer.fetcher import Fetcher
+from prometheus_client import REGISTRY
+
+from ingest.consumer import IngestConsumer, seam_fits
 from tests.conftest import settings_for
 from tests.ingest.conftest import end_offsets, produce, wait_for
 
@@ -51,3 +54,25 @@ def test_the_consumer_knows_its_partitions_before_joining(topic: str) -> None:
         assert cluster.config["retry_backoff_ms"] == 100
     finally:
         consumer.close()
+
+
+def test_the_fetcher_seam_is_checked_on_a_synthetic_batch() -> None:
+    assert seam_fits(Fetcher.PartitionRecords)
+    assert not seam_fits(object)
+
+
+def test_where_the_seam_no_longer_fits_the_worker_warns_counts_and_goes_public(
+    topic: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A kafka-python release whose record path changed: its take() yields nothing of ours.
+    monkeypatch.setattr(Fetcher.PartitionRecords, "take", lambda self, n=None: [])
+    before = REGISTRY.get_sample_value("simusage_ingest_fetcher_seam_misses_total") or 0
+    settings = settings_for("postgresql://unused/x", SIMUSAGE_TOPIC=topic,
+                            SIMUSAGE_CONSUMER_GROUP=f"{topic}-seam")
+    consumer = IngestConsumer(settings, lambda p: None, lambda p: None)
+    try:
+        assert consumer.fast is False
+    finally:
+        consumer.close()
+    assert REGISTRY.get_sample_value("simusage_ingest_fetcher_seam_misses_total") == before + 1
+    assert [r.levelname for r in caplog.records if "no longer fits" in r.getMessage()] == ["WARNING"]
