@@ -1,4 +1,5 @@
-"""Every statement the ingest worker runs against the database.
+"""The statements the ingest worker runs against the database for a batch (the inventory's are
+in ingest/inventory.py, the storage mode's here too).
 
 `write_batch` writes one batch inside the caller's transaction: the compare-and-set of the
 Kafka offsets first (a worker that lost its partitions fails before doing any work), then the
