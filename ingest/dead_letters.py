@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import threading
 
-from kafka import KafkaProducer, TopicPartition
+from kafka import KafkaProducer
 
 from ingest.batch import Rejected
 from ingest.dead_letter_record import (
@@ -27,10 +27,6 @@ from ingest.dead_letter_record import (
 )
 from ingest.dead_letter_topic import ensure_dead_letter_topic
 from simusage.settings import Settings
-
-# Records up to this size take the fast path; larger ones go through send and its size checks.
-FAST_SIZE = 64 * 1024
-
 
 class DeadLetters:
     """A producer to the dead-letter topic. `send` hands a batch's rejected records to the
@@ -103,7 +99,6 @@ class DeadLetters:
             return []
         self._started.wait(15)  # the topic exists (created with room) before the first send
         producer = self._connect()
-        append = self._appender(producer)
         topic_bytes: dict[str, bytes] = {}
         pending = []
         for item in rejected:
@@ -120,40 +115,10 @@ class DeadLetters:
                 (SOURCE_OFFSET, str(offset).encode()),
             ], headers, self._limit)
             partition = self._partition(producer, chunk.partition)
-            future = None
-            if append is not None and partition is not None and \
-                    len(value or b"") + len(key or b"") < FAST_SIZE:
-                future = append(partition, key, value, headers)
-            if future is None:
-                future = producer.send(self.topic, key=key, value=value, partition=partition,
-                                       headers=headers)
+            future = producer.send(self.topic, key=key, value=value, partition=partition,
+                                   headers=headers)
             pending.append((item, future))
         return pending
-
-    def _appender(self, producer: KafkaProducer):
-        """kafka-python's `send` spends a third of its ~15 us on checks and estimates that
-        do not apply here (bytes, a known partition, well-formed headers, small records): this
-        appends straight to its record accumulator, as `send` itself does last. None if the
-        release has no such seam (then `send` is used)."""
-        accumulator = getattr(producer, "_accumulator", None)
-        sender = getattr(producer, "_sender", None)
-        transactions = getattr(producer, "_transaction_manager", None)
-        if accumulator is None or sender is None or not hasattr(accumulator, "append") or (
-            transactions is not None and transactions.is_transactional()
-        ):
-            return None
-        topic, wakeup, parts = self.topic, sender.wakeup, {}
-
-        def append(partition: int, key, value, headers):
-            tp = parts.get(partition)
-            if tp is None:
-                tp = parts[partition] = TopicPartition(topic, partition)
-            future, full, created, _ = accumulator.append(tp, None, key, value, headers)
-            if full or created:
-                wakeup()
-            return future
-
-        return append
 
     def confirm(self, pending: list, timeout_s: float = 30.0) -> None:
         """Wait until the broker has every dead letter of pending; raise if it cannot."""
