@@ -5,7 +5,7 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: up down test install services bench-ingest bench-api schema
+.PHONY: up down test test-fast install lock services bench-ingest bench-api schema
 
 up: install
 	@VENV=$(VENV) scripts/up.sh
@@ -24,14 +24,26 @@ test: install
 		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)  # page tests
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
+# The tests that need no service (no PostgreSQL, Kafka, PGlite or browser): seconds, not minutes.
+test-fast: install
+	$(PYTHON) -m pytest -m "not services" $(PYTEST_ARGS)
+
 install: $(INSTALLED)
 
-# Reinstall only when the dependencies change; a fresh clone gets a fresh virtualenv.
-$(INSTALLED): pyproject.toml
+# Every dependency at the version uv.lock pins (with its hashes), from PyPI; reinstalled only
+# when the dependencies change; a fresh clone gets a fresh virtualenv.
+UV_VERSION := 0.13.9
+UV := UV_PROJECT_ENVIRONMENT=$(VENV) $(VENV)/bin/uv
+$(INSTALLED): pyproject.toml uv.lock
 	python3 -m venv $(VENV)
-	$(PYTHON) -m pip install --quiet --upgrade pip
-	$(PYTHON) -m pip install --quiet -e '.[test]'
+	$(PYTHON) -m pip install --quiet uv==$(UV_VERSION)
+	$(UV) sync --frozen --extra test --inexact --quiet
 	@touch $@
+
+# `make lock`: the newest versions pyproject.toml allows, written to uv.lock (then `make test`).
+lock:
+	@test -x $(VENV)/bin/uv || (python3 -m venv $(VENV) && $(PYTHON) -m pip install --quiet uv==$(UV_VERSION))
+	$(UV) lock --upgrade
 
 services:
 	@scripts/services.sh start

@@ -157,3 +157,23 @@ def kafka_bootstrap() -> str:
 def topic_name() -> str:
     """A topic name no other test uses (the ingest tests create it with partitions)."""
     return f"usage-test-{uuid.uuid4().hex[:10]}"
+
+
+# Fixtures that reach a service that `make test` starts, and markers of tests that do.
+SERVICE_FIXTURES = {"postgres_template", "empty_database", "timescaledb_empty", "kafka_bootstrap",
+                    "topic_name", "topic", "database_without_timescaledb"}
+SERVICE_MARKERS = {"kafka", "timescaledb", "browser", "slow"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Declare the services marker."""
+    config.addinivalue_line("markers", "services: needs PostgreSQL, Kafka, PGlite or a browser")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs a service, so that `make test-fast` can leave them out."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        markers = {marker.name for marker in item.iter_markers()}
+        if fixtures & SERVICE_FIXTURES or markers & SERVICE_MARKERS:
+            item.add_marker(pytest.mark.services)

@@ -87,15 +87,9 @@ def runner(api_settings: Settings) -> Iterator[Runner]:
 
 
 @pytest.fixture(scope="module")
-def module_database(postgres_template: str) -> Iterator[str]:
+def module_database(postgres_database_module: str) -> str:
     """A postgres-mode database shared by one module's tests (hypothesis reuses it)."""
-    name = f"simusage_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(POSTGRES_SERVER, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-            sql.Identifier(name), sql.Identifier(postgres_template)))
-    yield database_url(name)
-    with psycopg.connect(POSTGRES_SERVER, autocommit=True) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    return postgres_database_module
 
 
 @contextmanager

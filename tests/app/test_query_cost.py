@@ -11,6 +11,7 @@ from graphql import parse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app import database
 from app.main import create_app
 from app.query_cost import estimated_cost
 from app.schema import build_schema
@@ -92,8 +93,9 @@ def test_the_estimate_is_the_product_down_the_path(pages: list[int]) -> None:
 
 
 @pytest.fixture
-def api_without_database() -> TestClient:
+def api_without_database(monkeypatch: pytest.MonkeyPatch) -> TestClient:
     # Nothing listens there: a query that reached a resolver would answer SERVICE_UNAVAILABLE.
+    monkeypatch.setattr(database, "POOL_WAIT_SECONDS", 0.5)
     settings = settings_for("postgresql://nobody:wrong@127.0.0.1:1/none", SIMUSAGE_API_MAX_COST="5000")
     with TestClient(create_app(settings)) as client:
         yield client
