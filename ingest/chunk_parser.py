@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from operator import itemgetter
 
+from simusage.storage import SIM_CARD_ID_PATTERN
+
 from ingest.events import (
     EARLIEST_US, HOUR_US, LATEST_US, MAX_BYTES_USED, MICROSECONDS_PER_SECOND, Event, Rejection,
     day_us_of, parse_event,
@@ -21,7 +23,7 @@ from ingest.events import (
 # matches is a JSON object with exactly these fields, so it needs no JSON parser; the date is
 # checked through caches of days and times of day. Anything else goes to parse_event.
 _CANONICAL = re.compile(
-    r'^\{"sim-card-id": ?"([0-9]{1,32})", ?"bytes-used": ?(?:(0|[1-9][0-9]{0,12})|"([0-9]{1,13})"), ?'
+    rf'^\{{"sim-card-id": ?"({SIM_CARD_ID_PATTERN})", ?"bytes-used": ?(?:(0|[1-9][0-9]{{0,12}})|"([0-9]{{1,13}})"), ?'
     r'"date": ?"([0-9]{4}-[0-9]{2}-[0-9]{2})T([0-9]{2}:[0-9]{2}:[0-9]{2})Z"\}$',
     re.MULTILINE,
 )

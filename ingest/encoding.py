@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 
 from ingest.batch import Aggregates, Batch, aggregate
 from ingest.events import HOUR_US
+from simusage.storage import DAILY, DAY_SECONDS, HOURLY, KEY_COLUMNS, ORGANIZATION, RELATIONS, SIM_CARD
 
 COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 COPY_TRAILER = b"\xff\xff"
 EMPTY_STREAM = COPY_HEADER + COPY_TRAILER
 # PostgreSQL's binary timestamptz counts microseconds from 2000-01-01 UTC, ours from 1970.
 POSTGRES_EPOCH_US = 946_684_800 * 1_000_000
-DAY_US = 24 * HOUR_US
+DAY_US = DAY_SECONDS * 1_000_000
 
 _LENGTH = struct.Struct(">i")
 # usage (time, bytes_used, sim_card_id, organization_id): 4 fields, time and bytes first.
@@ -29,11 +30,10 @@ _USAGE_START = struct.Struct(">hiqiq")
 _STAGE_START = struct.Struct(">hihiqiqiq")
 
 # The rollup relations, in the order every worker writes (and so locks) them.
-ROLLUP_KINDS = (
-    ("usage_sim_card_hourly", "sim_card_id", "sim_card_hourly", HOUR_US),
-    ("usage_organization_hourly", "organization_id", "organization_hourly", HOUR_US),
-    ("usage_sim_card_daily", "sim_card_id", "sim_card_daily", DAY_US),
-    ("usage_organization_daily", "organization_id", "organization_daily", DAY_US),
+ROLLUP_KINDS = tuple(
+    (RELATIONS[subject, granularity], KEY_COLUMNS[subject], f"{subject}_{granularity.lower()}",
+     HOUR_US if granularity == HOURLY else DAY_US)
+    for granularity in (HOURLY, DAILY) for subject in (SIM_CARD, ORGANIZATION)
 )
 
 

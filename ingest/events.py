@@ -32,9 +32,11 @@ from datetime import UTC, date, datetime, timedelta
 
 import orjson
 
+from simusage.storage import HOUR_SECONDS, SIM_CARD_ID
+
 MAX_BYTES_USED = 2**40
 MICROSECONDS_PER_SECOND = 1_000_000
-HOUR_US = 3600 * MICROSECONDS_PER_SECOND
+HOUR_US = HOUR_SECONDS * MICROSECONDS_PER_SECOND
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)  # exclusive
 EARLIEST_US = 0
@@ -84,7 +86,6 @@ class Rejection:
     detail: str
 
 
-SIM_CARD_ID = re.compile(r"[0-9]{1,32}")
 INSTANT = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2})"
     r"(?::([0-9]{2})(?:[.,]([0-9]{1,9}))?)?"

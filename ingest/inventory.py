@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import psycopg
 
 from simusage.settings import Settings
+from simusage.storage import SIM_CARD_ID
 
-SIM_CARD_ID = re.compile(r"[0-9]{1,32}")
 
 
 class InventoryError(Exception):

@@ -19,14 +19,15 @@ from psycopg import sql
 from ingest.batch import HOURS_PER_DAY, coalesce, merge_ranges
 from ingest.encoding import EMPTY_STREAM, ROLLUP_KINDS, BatchWrite
 from ingest.events import EARLIEST, HOUR_US
+from simusage.storage import DAILY, HOUR_SECONDS, HOURLY, ORGANIZATION, RELATIONS, SIM_CARD
 
 # Late hours this close together are refreshed as one range: a refresh only recomputes the
 # invalidated buckets inside its window, so a wide window costs little and a year of backfill
 # becomes a handful of refreshes instead of thousands.
 LATE_RANGE_GAP_HOURS = 7 * 24
 
-HOURLY_AGGREGATES = ("usage_sim_card_hourly", "usage_organization_hourly")
-DAILY_AGGREGATES = ("usage_sim_card_daily", "usage_organization_daily")
+HOURLY_AGGREGATES = (RELATIONS[SIM_CARD, HOURLY], RELATIONS[ORGANIZATION, HOURLY])
+DAILY_AGGREGATES = (RELATIONS[SIM_CARD, DAILY], RELATIONS[ORGANIZATION, DAILY])
 
 
 class OffsetConflict(Exception):
@@ -202,11 +203,11 @@ WATERMARK = """
     FROM _timescaledb_catalog.continuous_agg
     WHERE user_view_schema = current_schema() AND user_view_name = ANY(%s)
 """
-INSERT_PENDING = """
+INSERT_PENDING = sql.SQL("""
     INSERT INTO aggregate_refresh_pending (range_start, range_end)
-    SELECT to_timestamp(range_start * 3600), to_timestamp(range_end * 3600)
+    SELECT to_timestamp(range_start * {hour}), to_timestamp(range_end * {hour})
     FROM unnest(%s::bigint[], %s::bigint[]) AS late(range_start, range_end)
-"""
+""").format(hour=sql.Literal(HOUR_SECONDS)).as_string()
 
 
 def record_late_ranges(connection: psycopg.Connection, hours: list[int]) -> int:
@@ -251,7 +252,10 @@ AGGREGATE_WATERMARK = """
     FROM _timescaledb_catalog.continuous_agg
     WHERE user_view_schema = current_schema() AND user_view_name = %s
 """
-REFRESH = "CALL refresh_continuous_aggregate(%s, to_timestamp(%s::bigint * 3600), to_timestamp(%s::bigint * 3600))"
+REFRESH = sql.SQL(
+    "CALL refresh_continuous_aggregate(%s, to_timestamp(%s::bigint * {hour}), "
+    "to_timestamp(%s::bigint * {hour}))"
+).format(hour=sql.Literal(HOUR_SECONDS)).as_string()
 DELETE_PENDING = "DELETE FROM aggregate_refresh_pending WHERE id = ANY(%s)"
 
 

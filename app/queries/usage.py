@@ -17,20 +17,16 @@ from psycopg import sql
 
 from app.database import Database
 
-SIM_CARD = "sim_card"
-ORGANIZATION = "organization"
-HOURLY = "HOURLY"
-DAILY = "DAILY"
-HOUR_SECONDS = 3600
-DAY_SECONDS = 86400
-
-KEY_COLUMNS = {SIM_CARD: "sim_card_id", ORGANIZATION: "organization_id"}
-RELATIONS = {
-    (SIM_CARD, HOURLY): "usage_sim_card_hourly",
-    (SIM_CARD, DAILY): "usage_sim_card_daily",
-    (ORGANIZATION, HOURLY): "usage_organization_hourly",
-    (ORGANIZATION, DAILY): "usage_organization_daily",
-}
+from simusage.storage import (  # noqa: F401 - re-exported: the API's names for them
+    DAILY,
+    DAY_SECONDS,
+    HOUR_SECONDS,
+    HOURLY,
+    KEY_COLUMNS,
+    ORGANIZATION,
+    RELATIONS,
+    SIM_CARD,
+)
 
 # Every bucket of the keys in [lower, upper): a dense page, whose zeros are filled in Python.
 PAGE = """
