@@ -5,7 +5,7 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: up down test test-fast install lock services bench-ingest bench-api schema
+.PHONY: up down test test-fast install lock services bench-ingest bench-api chaos schema
 
 up: install
 	@VENV=$(VENV) scripts/up.sh
@@ -57,3 +57,7 @@ bench-ingest: install services
 bench-api: install services
 	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 	$(PYTHON) bench/api.py
+
+# Minutes long, and it stops and restarts PostgreSQL and Kafka: never beside `make test`.
+chaos: install services
+	$(PYTHON) bench/chaos.py
