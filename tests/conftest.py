@@ -132,12 +132,41 @@ def reset_pglite() -> None:
         connection.execute(RESET_PGLITE)
 
 
-@pytest.fixture
-def timescaledb_empty() -> Iterator[str]:
-    """The URL of the PGlite TimescaleDB server, with an empty public schema."""
-    reset_pglite()
-    yield PGLITE_URL
-    reset_pglite()
+def _real_timescaledb() -> bool:
+    """Whether the test PostgreSQL server has TimescaleDB installed and preloaded (the project's
+    own server preloads it wherever the machine has it)."""
+    try:
+        with psycopg.connect(POSTGRES_SERVER, connect_timeout=2) as connection:
+            preloaded = connection.execute("SHOW shared_preload_libraries").fetchone()[0]
+            available = connection.execute(
+                "SELECT count(*) FROM pg_available_extensions WHERE name = 'timescaledb'"
+            ).fetchone()[0]
+    except psycopg.Error:
+        return False  # no server (make test-fast): PGlite's tests are deselected anyway
+    return bool(available) and "timescaledb" in preloaded
+
+
+# PGlite always; and the real server too where it can run TimescaleDB.
+TIMESCALEDB_SERVERS = ["pglite", *(["postgres"] if _real_timescaledb() else [])]
+
+
+@pytest.fixture(params=TIMESCALEDB_SERVERS)
+def timescaledb_empty(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The URL of an empty TimescaleDB database: PGlite's (its public schema emptied), or a new
+    database on the real server with the extension created."""
+    if request.param == "pglite":
+        reset_pglite()
+        yield PGLITE_URL
+        reset_pglite()
+        return
+    name = f"simusage_test_tsdb_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_SERVER, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    with psycopg.connect(database_url(name), autocommit=True) as connection:
+        connection.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
+    yield database_url(name)
+    with psycopg.connect(POSTGRES_SERVER, autocommit=True) as admin:
+        _drop_database(admin, name)
 
 
 @pytest.fixture
