@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-import psycopg
 import pytest
 from fastapi.testclient import TestClient
-from psycopg import sql
 
 from app.context import RequestContext
 from app.database import Database
@@ -20,7 +17,7 @@ from app.schema import Schema, build_schema
 from app.viewer import ADMIN, Viewer
 from simusage.settings import Settings
 from tests.app.usage_data import load
-from tests.conftest import POSTGRES_SERVER, database_url, settings_for
+from tests.conftest import settings_for
 
 
 def graphql(client: TestClient, query: str, variables: dict | None = None, **headers: str) -> dict:

@@ -7,7 +7,8 @@ import pytest
 from kafka.consumer.fetcher import Fetcher
 from prometheus_client import REGISTRY
 
-from ingest.consumer import IngestConsumer, seam_fits
+from ingest.chunk_records import seam_fits
+from ingest.consumer import IngestConsumer
 from tests.conftest import settings_for
 from tests.ingest.conftest import end_offsets, produce, wait_for
 
