@@ -195,8 +195,9 @@ class AuthenticationMiddleware:
         if method == "OPTIONS":
             return False  # CORS preflights never carry credentials
         # GET without a query is the GraphiQL page; Strawberry runs a GET only when `query`
-        # is present (even empty), and its parser is this one.
-        return method != "GET" or "query" in QueryParams(scope["query_string"])
+        # is present (even empty), or a persisted query's hash in `extensions`.
+        parameters = QueryParams(scope["query_string"])
+        return method != "GET" or "query" in parameters or "extensions" in parameters
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):

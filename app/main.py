@@ -20,6 +20,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.websockets import WebSocket
+from graphql import GraphQLError
 from strawberry.asgi import GraphQL
 from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.types import ExecutionResult
@@ -29,6 +30,7 @@ from app.context import RequestContext
 from app.database import Database
 from app.errors import UserInputError
 from app.limits import ClientDisconnects, RequestSizeLimit
+from app.persisted_queries import PersistedQueries
 from app.metrics import metrics_response
 from app.schema import Schema, build_schema
 from app.security_headers import SecurityHeaders
@@ -54,6 +56,8 @@ class GraphQLEndpoint(GraphQL):
         self.database = database
         self.max_nodes = settings.api_max_nodes
         self.auth_off = settings.auth == "off"
+        self.persisted = PersistedQueries(settings.api_persisted_queries,
+                                          settings.api_persisted_query_bytes)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:
         """The request's context; its viewer comes from the authentication middleware."""
@@ -87,6 +91,10 @@ class GraphQLEndpoint(GraphQL):
         Strawberry runs the first of several operations when none is named, where the spec
         wants an error, and refuses an unknown name with a text/plain 400 echoing it.
         """
+        request_data.query, refusal = self.persisted.resolve(request_data.query,
+                                                             request_data.extensions)
+        if refusal is not None:
+            return self._refused(refusal)
         problem = None
         if request_data.operation_name is None and request_data.query and \
                 self.schema.operation_count(request_data.query) > 1:
@@ -99,9 +107,17 @@ class GraphQLEndpoint(GraphQL):
                 if not isinstance(error.__cause__, CannotGetOperationTypeError):
                     raise
                 problem = "operationName names no operation of the document"
-        errors = [UserInputError(problem)]
+        return self._refused(UserInputError(problem))
+
+    def _refused(self, error: GraphQLError) -> ExecutionResult:
+        errors = [error]
         self.schema.process_errors(errors)
         return ExecutionResult(data=None, errors=errors)
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """GraphiQL for a browser's GET without a query, nor a persisted query's hash."""
+        return super().should_render_graphql_ide(request) and \
+            request.query_params.get("extensions") is None
 
     async def render_graphql_ide(self, request: Request) -> HTMLResponse:
         """GraphiQL, whose scripts and styles this server serves itself."""

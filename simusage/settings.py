@@ -152,6 +152,14 @@ class Settings(BaseSettings):
     api_address_rate_limit: float = Field(
         20.0, ge=0, le=1_000_000, validation_alias=AliasChoices("SIMUSAGE_API_ADDRESS_RATE_LIMIT")
     )
+    # Automatic persisted queries (Apollo's protocol), per worker process.
+    api_persisted_queries: int = Field(
+        1000, ge=0, le=1_000_000, validation_alias=AliasChoices("SIMUSAGE_API_PERSISTED_QUERIES")
+    )
+    api_persisted_query_bytes: int = Field(
+        4 * 1024 * 1024, ge=0, le=1024 * 1024 * 1024,
+        validation_alias=AliasChoices("SIMUSAGE_API_PERSISTED_QUERY_BYTES"),
+    )
     # Operation names that /metrics labels by name; every other is "other".
     metrics_operations: str = Field("", validation_alias=AliasChoices("SIMUSAGE_METRICS_OPERATIONS"))
     # /metrics on its own address, so that it need not be public; port 0: served at /metrics.
