@@ -29,6 +29,7 @@ from app.authentication import install_authentication
 from app.context import RequestContext
 from app.database import Database
 from app.errors import UserInputError
+from app.graphql_over_http import http_error, is_request_error, response_media_type, status_code
 from app.limits import ClientDisconnects, RequestSizeLimit
 from app.persisted_queries import PersistedQueries
 from app.metrics import metrics_response
@@ -59,6 +60,18 @@ class GraphQLEndpoint(GraphQL):
         self.persisted = PersistedQueries(settings.api_persisted_queries,
                                           settings.api_persisted_query_bytes)
 
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        """strawberry's ASGI entry, with its HTTP refusals as GraphQL error bodies."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope=scope, receive=receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as error:
+            response = http_error(error.status_code, error.reason, request.headers.get("accept"))
+        await response(scope, receive, send)
+
     async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:
         """The request's context; its viewer comes from the authentication middleware."""
         # Issue 6's middleware decides who asks. Without a viewer the request is refused,
@@ -68,7 +81,30 @@ class GraphQLEndpoint(GraphQL):
             if not self.auth_off:
                 raise HTTPException(401, "an API key is required: Authorization: Bearer <key>")
             viewer = ADMIN
+        # process_result, which sees only the request, chooses the response's media type.
+        request.state.sub_response = response
         return RequestContext(viewer, self.database, self.max_nodes)
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> Any:
+        """The response body, shaped as GraphQL over HTTP says for the media type asked for."""
+        body = await super().process_result(request, result)
+        media_type = response_media_type(request.headers.get("accept"))
+        request_error = is_request_error(result.data, result.errors)
+        if request_error:
+            body.pop("data", None)
+        sub_response = getattr(request.state, "sub_response", None)
+        if sub_response is not None:
+            sub_response.graphql_response = (media_type, status_code(media_type, request_error))
+        return body
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        """strawberry's response, with the media type and status that process_result chose."""
+        response = super().create_response(response_data, sub_response)
+        chosen = getattr(sub_response, "graphql_response", None)
+        if chosen is not None:
+            response.headers["content-type"] = chosen[0]
+            response.status_code = chosen[1]
+        return response
 
     def encode_json(self, data: object) -> bytes:
         """The response body: orjson is several times faster than json.dumps."""
