@@ -87,6 +87,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._refusal = (status, message)
         raise _Refused
 
+    def _count_head(self, size: int) -> None:
+        self._head_bytes += size
+        if self._head_bytes > self.limits.max_header_bytes:
+            self._refuse(431, f"request line and headers over {self.limits.max_header_bytes} bytes")
+
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         """A new connection must send its first request's headers in time."""
         super().connection_made(transport)
@@ -106,17 +111,13 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_url(self, url: bytes) -> None:
         """Count the request line."""
-        self._head_bytes += len(url)
-        if self._head_bytes > self.limits.max_header_bytes:
-            self._refuse(431, f"request line and headers over {self.limits.max_header_bytes} bytes")
+        self._count_head(len(url))
         super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         """Count each header, in bytes and in number."""
-        self._head_bytes += len(name) + len(value) + 4
+        self._count_head(len(name) + len(value) + 4)
         self._header_count += 1
-        if self._head_bytes > self.limits.max_header_bytes:
-            self._refuse(431, f"request line and headers over {self.limits.max_header_bytes} bytes")
         if self._header_count > self.limits.max_headers:
             self._refuse(431, f"more than {self.limits.max_headers} headers")
         super().on_header(name, value)
