@@ -11,11 +11,12 @@ Hours and days are counted from 1970-01-01 UTC, as integers: `time_us // HOUR_US
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from ingest.chunk_parser import FastParser
-from ingest.events import Rejection
+from ingest.events import HOUR_US, Rejection
+from ingest.ownership import Owners
 
 HOURS_PER_DAY = 24
 
@@ -81,8 +82,10 @@ class Batch:
         return sorted((p, s, n) for (t, p), (s, n) in self.offsets.items() if t == topic)
 
 
-# (key, bucket) -> [bytes, events]
-Totals = dict[tuple[str, int], list[int]]
+# (key, bucket) -> [bytes, events]; a card's key is (SIM, owner or '').
+Totals = dict[tuple, list[int]]
+# A batch's (times, sims, counts) columns.
+Events = tuple[Sequence[int], Sequence[str], Sequence[int]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +107,7 @@ class Aggregates:
         return [(key, bucket, total[0], total[1]) for (key, bucket), total in sorted(totals.items())]
 
 
-def _roll(totals: Totals, key_of: Callable[[str], str | None], bucket_of) -> Totals:
+def _roll(totals: Totals, key_of: Callable, bucket_of) -> Totals:
     rolled: Totals = {}
     for (key, bucket), (bytes_used, events) in totals.items():
         new_key = key_of(key)
@@ -121,27 +124,58 @@ def _roll(totals: Totals, key_of: Callable[[str], str | None], bucket_of) -> Tot
 
 
 def aggregate(
-    hourly: Totals, organization_of: Mapping[str, str], *, rollups: bool = True
+    hourly: Totals, owners: Owners, *, rollups: bool = True, events: Events = ((), (), ())
 ) -> Aggregates:
-    """From the per (SIM, hour) totals, derive per (org, hour), (SIM, day), (org, day).
+    """From the per (SIM, hour) totals, derive per (SIM and its owner, hour), (org, hour),
+    (SIM and owner, day), (org, day); events: the batch's (times, sims, counts) columns.
 
-    Events of cards missing from organization_of count for their SIM card only (no
-    organization), as in the database's usage rows. Without rollups, only the hours and the
-    unknown-card count are computed (TimescaleDB aggregates by itself).
+    Events are attributed by their time. Those of a card without owner then count for their
+    SIM card only, under the owner ''. Without rollups, only the hours and the unknown-card
+    count are computed (TimescaleDB aggregates by itself).
     """
     hours = sorted({hour for _, hour in hourly})
-    unknown = sum(total[1] for (sim, _), total in hourly.items() if sim not in organization_of)
+    unknown = sum(total[1] for (sim, _), total in hourly.items() if not owners.knows(sim))
     if not rollups:
         return Aggregates({}, {}, {}, {}, hours=hours, unknown_card_events=unknown)
-    organization_hourly = _roll(hourly, organization_of.get, _same)
+    sim_card_hourly = attribute(hourly, owners, events)
+    organization_hourly = _roll(sim_card_hourly, _owner, _same)
     return Aggregates(
-        sim_card_hourly=hourly,
+        sim_card_hourly=sim_card_hourly,
         organization_hourly=organization_hourly,
-        sim_card_daily=_roll(hourly, _same, _day_of_hour),
+        sim_card_daily=_roll(sim_card_hourly, _same, _day_of_hour),
         organization_daily=_roll(organization_hourly, _same, _day_of_hour),
         hours=hours,
         unknown_card_events=unknown,
     )
+
+
+def attribute(hourly: Totals, owners: Owners, events: Events) -> Totals:
+    """((SIM, owner or ''), hour) -> [bytes, events]. An hour in which the card changed hands
+    is split by the time of each of its events (found in the columns: rare, and only then)."""
+    constant = owners.constant
+    attributed: Totals = {}
+    split: set[tuple[str, int]] = set()
+    for (sim, hour), total in hourly.items():
+        owner = constant.get(sim)
+        if owner is None:
+            owner, whole = owners.of_hour(sim, hour)
+            if not whole:
+                split.add((sim, hour))
+                continue
+        attributed[(sim, owner or ""), hour] = total
+    if split:
+        for time_us, sim, bytes_used in zip(*events):
+            hour = time_us // HOUR_US
+            if (sim, hour) in split:
+                slot = ((sim, owners.at(sim, time_us) or ""), hour)
+                total = attributed.setdefault(slot, [0, 0])
+                total[0] += bytes_used
+                total[1] += 1
+    return attributed
+
+
+def _owner(key: tuple[str, str]) -> str | None:
+    return key[1] or None
 
 
 def _same(value):

@@ -9,11 +9,11 @@ encoding a usage row costs one pack and one concatenation, about 0.3 us.
 from __future__ import annotations
 
 import struct
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ingest.batch import Aggregates, Batch, aggregate
 from ingest.events import HOUR_US
+from ingest.ownership import Owners
 from simusage.storage import DAILY, DAY_SECONDS, HOURLY, KEY_COLUMNS, ORGANIZATION, RELATIONS, SIM_CARD
 
 COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
@@ -26,8 +26,10 @@ DAY_US = DAY_SECONDS * 1_000_000
 _LENGTH = struct.Struct(">i")
 # usage (time, bytes_used, sim_card_id, organization_id): 4 fields, time and bytes first.
 _USAGE_START = struct.Struct(">hiqiq")
-# rollup_stage (kind, bucket, bytes_used, event_count, key): 5 fields, the key last.
+# rollup_stage (kind, bucket, bytes_used, event_count, key, organization_id): 6 fields, the
+# texts last.
 _STAGE_START = struct.Struct(">hihiqiqiq")
+_NO_ORGANIZATION = b"\x00\x00\x00\x00"  # '' : an organization's own rows, or a card's unowned usage
 
 # The rollup relations, in the order every worker writes (and so locks) them.
 ROLLUP_KINDS = tuple(
@@ -45,14 +47,23 @@ def _text(value: str | None) -> bytes:
 
 
 class RowEncoder:
-    """Encodes usage rows; caches each card's id-and-organization fields."""
+    """Encodes usage rows; caches the id-and-organization fields of each card with one owner
+    over all time, and of each (card, owner) of the others."""
 
-    def __init__(self, organization_of: Mapping[str, str]) -> None:
-        self.organization_of = organization_of
+    def __init__(self, owners: Owners) -> None:
+        self.owners = owners
         self._tails: dict[str, bytes] = {}
+        self._owned_tails: dict[tuple[str, str | None], bytes] = {}
 
-    def _tail(self, sim: str) -> bytes:
-        tail = self._tails[sim] = _text(sim) + _text(self.organization_of.get(sim))
+    def _tail(self, sim: str, time_us: int) -> bytes:
+        owners = self.owners
+        if sim not in owners.changes:
+            tail = self._tails[sim] = _text(sim) + _text(owners.constant.get(sim))
+            return tail
+        owner = owners.at(sim, time_us)
+        tail = self._owned_tails.get((sim, owner))
+        if tail is None:
+            tail = self._owned_tails[sim, owner] = _text(sim) + _text(owner)
         return tail
 
     def usage(self, times: list[int], sims: list[str], counts: list[int]) -> bytes:
@@ -63,25 +74,28 @@ class RowEncoder:
         for time_us, sim, bytes_used in zip(times, sims, counts):
             tail = tails_get(sim)
             if tail is None:
-                tail = self._tail(sim)
+                tail = self._tail(sim, time_us)
             add(pack(4, 8, time_us - epoch, 8, bytes_used) + tail)
         add(COPY_TRAILER)
         return b"".join(rows)
 
 
 def rollup_stage(aggregates: Aggregates) -> bytes:
-    """The COPY stream of rollup_stage rows (kind, bucket, bytes_used, event_count, key): the
-    four rollups' totals, kind being the index in ROLLUP_KINDS."""
+    """The COPY stream of rollup_stage rows (kind, bucket, bytes_used, event_count, key,
+    organization_id): the four rollups' totals, kind being the index in ROLLUP_KINDS."""
     pack, epoch = _STAGE_START.pack, POSTGRES_EPOCH_US
-    keys: dict[str, bytes] = {}
+    texts: dict[object, bytes] = {}
     rows = [COPY_HEADER]
     add = rows.append
     for kind, (_, _, attribute, unit_us) in enumerate(ROLLUP_KINDS):
         for (key, bucket), (bytes_used, events) in getattr(aggregates, attribute).items():
-            field = keys.get(key)
-            if field is None:
-                field = keys[key] = _text(key)
-            add(pack(5, 2, kind, 8, bucket * unit_us - epoch, 8, bytes_used, 8, events) + field)
+            fields = texts.get(key)
+            if fields is None:
+                fields = texts[key] = (
+                    _text(key[0]) + _text(key[1]) if isinstance(key, tuple)
+                    else _text(key) + _NO_ORGANIZATION
+                )
+            add(pack(6, 2, kind, 8, bucket * unit_us - epoch, 8, bytes_used, 8, events) + fields)
     add(COPY_TRAILER)
     return b"".join(rows)
 
@@ -93,7 +107,7 @@ class BatchWrite:
 
     batch: Batch
     aggregates: Aggregates
-    organization_of: Mapping[str, str]
+    owners: Owners
     new_sims: list[str]
     usage_stream: bytes | None = None
     stage_stream: bytes | None = None
@@ -106,11 +120,19 @@ def prepare(
     """Total and encode a batch (on the worker's main thread): the database thread then only
     sends bytes. cards: `batch.cards()`; seen: cards known to be in sim_card_seen already."""
     postgres = mode == "postgres"
-    owners = encoder.organization_of
-    aggregates = aggregate(batch.hourly, owners, rollups=postgres)
+    owners = encoder.owners
+    events = (batch.times, batch.sims, batch.counts)
+    aggregates = aggregate(batch.hourly, owners, rollups=postgres, events=events)
     write = BatchWrite(batch, aggregates, owners, sorted(cards - seen))
     if use_copy:
         write.usage_stream = encoder.usage(batch.times, batch.sims, batch.counts)
         if postgres:
             write.stage_stream = rollup_stage(aggregates)
     return write
+
+
+def attributed_again(write: BatchWrite, owners: Owners, *, mode: str, use_copy: bool) -> BatchWrite:
+    """The same batch attributed by a newer history (its new cards and dead letters kept)."""
+    again = prepare(write.batch, set(), RowEncoder(owners), set(), mode=mode, use_copy=use_copy)
+    again.new_sims, again.dead_letters = write.new_sims, write.dead_letters
+    return again

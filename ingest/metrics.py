@@ -30,6 +30,10 @@ COMMIT_SECONDS = Histogram(
     "simusage_ingest_commit_seconds", "Time to write and commit one batch",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+ATTRIBUTED_AGAIN = Counter(
+    "simusage_ingest_batches_attributed_again",
+    "Batches attributed again before their commit: the ownership history changed meanwhile",
+)
 LAG = Gauge("simusage_ingest_consumer_lag", "Records behind the partition's end", ["partition"])
 LOST = Counter(
     "simusage_ingest_records_lost", "Offsets skipped: gone from Kafka before they were read"

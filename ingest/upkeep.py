@@ -1,5 +1,5 @@
 """The worker's chores beside the batches, run on its database thread without blocking the loop:
-the inventory cache (reloaded periodically, and at once, rate-limited, when events name a card it
+the ownership history cache (reloaded periodically, and at once, rate-limited, when events name a card it
 does not know) and, in TimescaleDB mode, the refresh of late ranges into the continuous
 aggregates (soon after a batch queued some, and at start for what a previous run left)."""
 
@@ -12,8 +12,9 @@ from collections.abc import Iterable
 from ingest import metrics
 from ingest.database import Database
 from ingest.encoding import RowEncoder
+from ingest.ownership import Owners
 from ingest.inventory import load_owners
-from ingest.writer import refresh_pending
+from ingest.aggregate_refresh import refresh_pending
 from simusage.settings import Settings
 
 log = logging.getLogger("simusage.ingest")
@@ -24,17 +25,23 @@ class Upkeep:
 
     def __init__(self, settings: Settings, db: Database) -> None:
         self.settings, self.db = settings, db
-        self.inventory: dict[str, str] = {}
-        self.encoder = RowEncoder({})
+        self.owners = Owners(())
+        self.encoder = RowEncoder(self.owners)
         self.refresh_due = True  # leftovers of a previous run
         self.late_refreshes = 0
         self._loaded = self._refreshed = 0.0
         self._running: dict[str, object] = {}  # name -> future of a call on the database thread
 
-    def _load(self, owners: dict[str, str]) -> None:
+    def _load(self, owners: Owners) -> None:
         self._loaded = time.monotonic()
-        if owners != self.inventory:
-            self.inventory, self.encoder = owners, RowEncoder(owners)
+        self.install(owners)
+
+    def install(self, owners: Owners) -> None:
+        """Encode from now on by this history (unless the one in use is newer)."""
+        if owners.version >= self.owners.version and owners != self.owners:
+            self.owners, self.encoder = owners, RowEncoder(owners)
+        elif owners.version > self.owners.version:
+            self.owners = self.encoder.owners = owners
 
     def reload(self) -> None:
         """Reload the inventory now (waiting for the database thread)."""
@@ -44,7 +51,7 @@ class Upkeep:
         """Before a batch is encoded: reload if it names unknown cards and the last load is
         older than SIMUSAGE_INVENTORY_MISS_RELOAD_S (cards missing for good are stored with no
         organization and counted; they must not cost a reload each batch)."""
-        if not set(sims) <= self.inventory.keys() and (
+        if not all(map(self.owners.knows, sims)) and (
             time.monotonic() - self._loaded >= self.settings.inventory_miss_reload_s
         ):
             self.reload()

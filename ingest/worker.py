@@ -31,9 +31,11 @@ from ingest.chunk_parser import FastParser
 from ingest.consumer import connect
 from ingest.database import Database, Stopped
 from ingest.dead_letters import DeadLetters
-from ingest.encoding import BatchWrite, prepare
+from ingest.encoding import BatchWrite, attributed_again, prepare
+from ingest.inventory import load_owners
+from ingest.ownership import Owners
 from ingest.upkeep import Upkeep
-from ingest.writer import OffsetConflict, stored_offsets, write_batch
+from ingest.writer import OffsetConflict, lock_ownership_version, stored_offsets, write_batch
 from simusage.settings import Settings
 
 log = logging.getLogger("simusage.ingest")
@@ -91,7 +93,7 @@ class Worker:
     # ---- batches -----------------------------------------------------------------------------
 
     def _prepare(self, batch: Batch) -> BatchWrite:
-        """Total and encode a batch; reload the inventory first if it names unknown cards."""
+        """Total and encode a batch; reload the history first if it names unknown cards."""
         cards = batch.cards()
         self.upkeep.know(cards)
         write = prepare(batch, cards, self.upkeep.encoder, self.seen, mode=self.db.mode,
@@ -99,14 +101,20 @@ class Worker:
         write.dead_letters = self.dead_letters.send(batch.rejected)
         return write
 
-    def _write(self, write: BatchWrite, connection) -> tuple[int, float]:
+    def _write(self, write: BatchWrite, connection) -> tuple[int, float, BatchWrite, Owners | None]:
         """On the database thread: the one transaction, committed only once the broker has
-        the batch's dead letters."""
+        the batch's dead letters; attributed again first if the ownership history changed
+        since the batch was encoded (then also returns the new history)."""
         started = time.monotonic()
+        owners = None
         with connection.transaction():
+            if lock_ownership_version(connection) != write.owners.version:
+                owners = load_owners(connection)
+                write = attributed_again(write, owners, mode=self.db.mode, use_copy=self.db.use_copy)
+                metrics.ATTRIBUTED_AGAIN.inc()
             late = write_batch(connection, self.settings.topic, write, mode=self.db.mode)
             self.dead_letters.confirm(write.dead_letters)
-        return late, time.monotonic() - started
+        return late, time.monotonic() - started, write, owners
 
     def _flush(self, retry: bool = True) -> None:
         """Send the current batch to the database thread (after the previous one committed)."""
@@ -125,7 +133,7 @@ class Worker:
         (write, future), self.in_flight = self.in_flight, None
         batch = write.batch
         try:
-            late, elapsed = future.result()
+            late, elapsed, write, owners = future.result()
         except OffsetConflict as conflict:
             metrics.CONFLICTS.inc()
             log.warning("%s; re-reading from the stored offsets", conflict)
@@ -139,6 +147,8 @@ class Worker:
             if not self.stop.is_set():
                 self._assigned(list(self.consumer.assignment()))
             return
+        if owners is not None:
+            self.upkeep.install(owners)
         self.seen.update(write.new_sims)
         spans = {p: next_offset for p, _, next_offset in batch.partitions(self.settings.topic)}
         self.committed.update(spans)

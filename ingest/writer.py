@@ -5,8 +5,7 @@ in ingest/inventory.py, the storage mode's here too).
 Kafka offsets first (a worker that lost its partitions fails before doing any work), then the
 raw rows (binary COPY, or INSERT from arrays where COPY is not available), the SIM cards seen,
 and either the four rollups (PostgreSQL mode) or the ranges of late events whose continuous
-aggregates must be refreshed (TimescaleDB mode). `refresh_pending` runs those refreshes after
-the commit, in autocommit mode, since TimescaleDB refuses them inside a transaction.
+aggregates must be refreshed (TimescaleDB mode: ingest/aggregate_refresh.py).
 """
 
 from __future__ import annotations
@@ -16,18 +15,10 @@ from datetime import timedelta
 import psycopg
 from psycopg import sql
 
-from ingest.batch import HOURS_PER_DAY, coalesce, merge_ranges
+from ingest.aggregate_refresh import record_late_ranges
 from ingest.encoding import EMPTY_STREAM, ROLLUP_KINDS, BatchWrite
-from ingest.events import EARLIEST, HOUR_US
-from simusage.storage import DAILY, HOUR_SECONDS, HOURLY, ORGANIZATION, RELATIONS, SIM_CARD
-
-# Late hours this close together are refreshed as one range: a refresh only recomputes the
-# invalidated buckets inside its window, so a wide window costs little and a year of backfill
-# becomes a handful of refreshes instead of thousands.
-LATE_RANGE_GAP_HOURS = 7 * 24
-
-HOURLY_AGGREGATES = (RELATIONS[SIM_CARD, HOURLY], RELATIONS[ORGANIZATION, HOURLY])
-DAILY_AGGREGATES = (RELATIONS[SIM_CARD, DAILY], RELATIONS[ORGANIZATION, DAILY])
+from ingest.events import EARLIEST
+from simusage.storage import KEY_COLUMNS, ORGANIZATION, SIM_CARD
 
 
 class OffsetConflict(Exception):
@@ -96,6 +87,18 @@ def advance_offsets(
             raise OffsetConflict(topic, lost)
 
 
+# ---- ownership ------------------------------------------------------------------------------
+
+# FOR SHARE: a change of ownership (which updates the row) waits for the batches in flight,
+# and a batch started after it reads the version it made.
+LOCK_OWNERSHIP_VERSION = "SELECT version FROM ownership_version FOR SHARE"
+
+
+def lock_ownership_version(connection: psycopg.Connection) -> int:
+    """The ownership version, locked against changes until the caller's transaction ends."""
+    return connection.execute(LOCK_OWNERSHIP_VERSION).fetchone()[0]
+
+
 # ---- raw rows -------------------------------------------------------------------------------
 
 # Column order chosen so that the fixed-size fields of a binary row are one struct.
@@ -128,9 +131,9 @@ def insert_usage(connection: psycopg.Connection, write: BatchWrite) -> None:
         with connection.cursor().copy(COPY_USAGE) as copy:
             copy.write(write.usage_stream)
         return
-    organization_of = write.organization_of.get
+    owner_at = write.owners.at
     times = [EARLIEST + timedelta(microseconds=time_us) for time_us in batch.times]
-    organizations = [organization_of(sim) for sim in batch.sims]
+    organizations = [owner_at(sim, time_us) for sim, time_us in zip(batch.sims, batch.times)]
     connection.execute(INSERT_USAGE, (times, batch.counts, batch.sims, organizations))
 
 
@@ -142,33 +145,59 @@ INSERT_SEEN = """
 """
 
 # The batch's totals go through a temporary table (binary COPY, emptied at commit), then into
-# each rollup sorted by (key, bucket): every worker locks rollup rows in the same order, so
-# concurrent batches wait for each other but never deadlock.
+# each rollup sorted by its primary key: every worker (and every re-attribution) locks rollup
+# rows in the same order, so concurrent batches wait for each other but never deadlock. A
+# card's rows carry the organization its usage is attributed to ('' for none).
 CREATE_STAGE = """
     CREATE TEMPORARY TABLE IF NOT EXISTS rollup_stage (
         kind smallint NOT NULL, bucket timestamptz NOT NULL, bytes_used bigint NOT NULL,
-        event_count bigint NOT NULL, key text NOT NULL
+        event_count bigint NOT NULL, key text NOT NULL, organization_id text NOT NULL
     ) ON COMMIT DELETE ROWS
 """
-COPY_STAGE = "COPY rollup_stage (kind, bucket, bytes_used, event_count, key) FROM STDIN (FORMAT BINARY)"
-UPSERT_FROM_STAGE = sql.SQL("""
-    INSERT INTO {table} AS total (bucket, {key}, bytes_used, event_count)
-    SELECT bucket, key, bytes_used, event_count FROM rollup_stage WHERE kind = %s
-    ORDER BY key, bucket
-    ON CONFLICT ({key}, bucket) DO UPDATE
-    SET bytes_used = total.bytes_used + excluded.bytes_used,
-        event_count = total.event_count + excluded.event_count
-""")
-# Without COPY: the same from arrays, which arrive sorted (a function scan keeps their order).
-UPSERT_FROM_ARRAYS = sql.SQL("""
-    INSERT INTO {table} AS total (bucket, {key}, bytes_used, event_count)
-    SELECT to_timestamp(bucket * %b::bigint), key, bytes_used, event_count
-    FROM unnest(%b::text[], %b::bigint[], %b::bigint[], %b::bigint[])
-        AS added(key, bucket, bytes_used, event_count)
-    ON CONFLICT ({key}, bucket) DO UPDATE
-    SET bytes_used = total.bytes_used + excluded.bytes_used,
-        event_count = total.event_count + excluded.event_count
-""")
+COPY_STAGE = (
+    "COPY rollup_stage (kind, bucket, bytes_used, event_count, key, organization_id) "
+    "FROM STDIN (FORMAT BINARY)"
+)
+UPSERT_FROM_STAGE = {
+    ORGANIZATION: sql.SQL("""
+        INSERT INTO {table} AS total (bucket, {key}, bytes_used, event_count)
+        SELECT bucket, key, bytes_used, event_count FROM rollup_stage WHERE kind = %s
+        ORDER BY key, bucket
+        ON CONFLICT ({key}, bucket) DO UPDATE
+        SET bytes_used = total.bytes_used + excluded.bytes_used,
+            event_count = total.event_count + excluded.event_count
+    """),
+    SIM_CARD: sql.SQL("""
+        INSERT INTO {table} AS total (bucket, {key}, organization_id, bytes_used, event_count)
+        SELECT bucket, key, organization_id, bytes_used, event_count FROM rollup_stage
+        WHERE kind = %s
+        ORDER BY key, bucket, organization_id
+        ON CONFLICT ({key}, bucket, organization_id) DO UPDATE
+        SET bytes_used = total.bytes_used + excluded.bytes_used,
+            event_count = total.event_count + excluded.event_count
+    """),
+}
+# Without COPY: the same from arrays (the function scan keeps their order; one connection).
+UPSERT_FROM_ARRAYS = {
+    ORGANIZATION: sql.SQL("""
+        INSERT INTO {table} AS total (bucket, {key}, bytes_used, event_count)
+        SELECT to_timestamp(bucket * %b::bigint), key, bytes_used, event_count
+        FROM unnest(%b::text[], %b::bigint[], %b::bigint[], %b::bigint[])
+            AS added(key, bucket, bytes_used, event_count)
+        ON CONFLICT ({key}, bucket) DO UPDATE
+        SET bytes_used = total.bytes_used + excluded.bytes_used,
+            event_count = total.event_count + excluded.event_count
+    """),
+    SIM_CARD: sql.SQL("""
+        INSERT INTO {table} AS total (bucket, {key}, organization_id, bytes_used, event_count)
+        SELECT to_timestamp(bucket * %b::bigint), key, organization_id, bytes_used, event_count
+        FROM unnest(%b::text[], %b::text[], %b::bigint[], %b::bigint[], %b::bigint[])
+            AS added(key, organization_id, bucket, bytes_used, event_count)
+        ON CONFLICT ({key}, bucket, organization_id) DO UPDATE
+        SET bytes_used = total.bytes_used + excluded.bytes_used,
+            event_count = total.event_count + excluded.event_count
+    """),
+}
 
 
 def prepare_connection(connection: psycopg.Connection, mode: str) -> None:
@@ -183,47 +212,21 @@ def upsert_rollups(connection: psycopg.Connection, write: BatchWrite) -> None:
         with connection.cursor().copy(COPY_STAGE) as copy:
             copy.write(write.stage_stream)
     for kind, (table, key, attribute, unit_us) in enumerate(ROLLUP_KINDS):
+        subject = SIM_CARD if key == KEY_COLUMNS[SIM_CARD] else ORGANIZATION
         names = {"table": sql.Identifier(table), "key": sql.Identifier(key)}
         if write.stage_stream is not None:
-            connection.execute(UPSERT_FROM_STAGE.format(**names), (kind,))
+            connection.execute(UPSERT_FROM_STAGE[subject].format(**names), (kind,))
             continue
         rows = write.aggregates.rows(attribute)
-        if rows:
-            keys, buckets, bytes_used, events = (list(column) for column in zip(*rows))
-            connection.execute(
-                UPSERT_FROM_ARRAYS.format(**names),
-                (unit_us // 1_000_000, keys, buckets, bytes_used, events),
-            )
-
-
-# Real-time aggregation reads raw rows only above a continuous aggregate's watermark: below it,
-# rows stay invisible until a refresh covers them. The highest watermark bounds "late".
-WATERMARK = """
-    SELECT max(_timescaledb_functions.cagg_watermark(mat_hypertable_id))
-    FROM _timescaledb_catalog.continuous_agg
-    WHERE user_view_schema = current_schema() AND user_view_name = ANY(%s)
-"""
-INSERT_PENDING = sql.SQL("""
-    INSERT INTO aggregate_refresh_pending (range_start, range_end)
-    SELECT to_timestamp(range_start * {hour}), to_timestamp(range_end * {hour})
-    FROM unnest(%s::bigint[], %s::bigint[]) AS late(range_start, range_end)
-""").format(hour=sql.Literal(HOUR_SECONDS)).as_string()
-
-
-def record_late_ranges(connection: psycopg.Connection, hours: list[int]) -> int:
-    """Queue the coalesced hour ranges of the events below a watermark; return their number."""
-    if not hours:
-        return 0
-    names = list(HOURLY_AGGREGATES + DAILY_AGGREGATES)
-    watermark_us = connection.execute(WATERMARK, (names,)).fetchone()[0]
-    if watermark_us is None:
-        return 0
-    late = [hour for hour in hours if hour * HOUR_US < watermark_us]
-    ranges = coalesce(late, LATE_RANGE_GAP_HOURS)
-    if ranges:
-        starts, ends = (list(column) for column in zip(*ranges))
-        connection.execute(INSERT_PENDING, (starts, ends))
-    return len(ranges)
+        if not rows:
+            continue
+        keys, buckets, bytes_used, events = (list(column) for column in zip(*rows))
+        if subject == SIM_CARD:
+            sims, owners = (list(column) for column in zip(*keys))
+            arrays = (sims, owners, buckets, bytes_used, events)
+        else:
+            arrays = (keys, buckets, bytes_used, events)
+        connection.execute(UPSERT_FROM_ARRAYS[subject].format(**names), (unit_us // 1_000_000, *arrays))
 
 
 def write_batch(
@@ -232,7 +235,8 @@ def write_batch(
     """Write the batch in the caller's transaction; return the number of late ranges queued.
 
     Raises OffsetConflict (the caller's transaction must then roll back) if another worker
-    moved an offset of the batch's partitions.
+    moved an offset of the batch's partitions. The caller has checked the ownership version
+    (lock_ownership_version) first in the same transaction.
     """
     advance_offsets(connection, topic, write.batch.partitions(topic))
     insert_usage(connection, write)
@@ -244,45 +248,3 @@ def write_batch(
     return record_late_ranges(connection, write.aggregates.hours)
 
 
-# ---- refreshing continuous aggregates after the commit --------------------------------------
-
-PENDING = "SELECT id, range_start, range_end FROM aggregate_refresh_pending ORDER BY id"
-AGGREGATE_WATERMARK = """
-    SELECT _timescaledb_functions.cagg_watermark(mat_hypertable_id)
-    FROM _timescaledb_catalog.continuous_agg
-    WHERE user_view_schema = current_schema() AND user_view_name = %s
-"""
-REFRESH = sql.SQL(
-    "CALL refresh_continuous_aggregate(%s, to_timestamp(%s::bigint * {hour}), "
-    "to_timestamp(%s::bigint * {hour}))"
-).format(hour=sql.Literal(HOUR_SECONDS)).as_string()
-DELETE_PENDING = "DELETE FROM aggregate_refresh_pending WHERE id = ANY(%s)"
-
-
-def _hour_of(moment) -> int:
-    return (moment - EARLIEST) // timedelta(hours=1)
-
-
-def refresh_pending(connection: psycopg.Connection) -> int:
-    """Refresh the queued late ranges (hourly aggregates, then the daily ones built on them),
-    each clamped to the aggregate's watermark, then forget them. The connection must be in
-    autocommit mode. Returns the number of refresh calls made."""
-    pending = connection.execute(PENDING).fetchall()
-    if not pending:
-        return 0
-    ranges = merge_ranges(
-        [(_hour_of(start), _hour_of(end)) for _, start, end in pending], LATE_RANGE_GAP_HOURS
-    )
-    calls = 0
-    for names, hours in ((HOURLY_AGGREGATES, 1), (DAILY_AGGREGATES, HOURS_PER_DAY)):
-        for name in names:
-            watermark_us = connection.execute(AGGREGATE_WATERMARK, (name,)).fetchone()[0]
-            limit = watermark_us // HOUR_US  # watermarks are bucket-aligned
-            for start, end in ranges:
-                start = start // hours * hours
-                end = min(-(-end // hours) * hours, limit)
-                if end > start:
-                    connection.execute(REFRESH, (name, start, end))
-                    calls += 1
-    connection.execute(DELETE_PENDING, ([row[0] for row in pending],))
-    return calls

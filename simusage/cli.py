@@ -28,14 +28,54 @@ def _migrate(arguments: argparse.Namespace, settings: Settings) -> int:
 
 
 def _inventory_import(arguments: argparse.Namespace, settings: Settings) -> int:
-    from ingest.inventory import InventoryError, import_inventory_file
+    from ingest.inventory import import_inventory_file
+
+    def change():
+        return import_inventory_file(settings, Path(arguments.file), arguments.effective)
+
+    return _inventory_change(arguments, settings, change, f"{arguments.file}")
+
+
+def _inventory_move(arguments: argparse.Namespace, settings: Settings) -> int:
+    from ingest.inventory import move_card
+
+    def change():
+        return move_card(settings, arguments.card, arguments.organization, arguments.effective)
+
+    return _inventory_change(arguments, settings, change, f"SIM card {arguments.card}")
+
+
+def _inventory_change(arguments: argparse.Namespace, settings: Settings, change, source: str) -> int:
+    from ingest.inventory import InventoryError
 
     try:
-        count = import_inventory_file(settings, Path(arguments.file))
+        done = change()
     except InventoryError as error:
-        print(f"simusage inventory import: {error}", file=sys.stderr)
+        print(f"simusage inventory {arguments.inventory_command}: {error}", file=sys.stderr)
         return 2
-    print(f"imported {count} SIM cards from {arguments.file}")
+    print(f"{source}: {done.cards} SIM cards, {done.changed} of them changed hands")
+    return _inventory_reattribute(arguments, settings)
+
+
+def _inventory_reattribute(arguments: argparse.Namespace, settings: Settings) -> int:
+    from ingest.reattribution import run_reattribution
+
+    return run_reattribution(settings)
+
+
+def _inventory_show(arguments: argparse.Namespace, settings: Settings) -> int:
+    from ingest.inventory import InventoryError, card_periods, describe_period
+
+    try:
+        periods = card_periods(settings, arguments.card)
+    except InventoryError as error:
+        print(f"simusage inventory show: {error}", file=sys.stderr)
+        return 2
+    if not periods:
+        print(f"SIM card {arguments.card} has no owner in the inventory")
+        return 1
+    for period in reversed(periods):
+        print(describe_period(period))
     return 0
 
 
@@ -85,12 +125,32 @@ def build_parser() -> argparse.ArgumentParser:
     inventory = commands.add_parser("inventory", help="manage the SIM card inventory")
     inventory_commands = inventory.add_subparsers(dest="inventory_command", required=True, metavar="ACTION")
     inventory_import = inventory_commands.add_parser(
-        "import", help="upsert SIM card -> organization pairs from a JSON file",
-        description='Load a JSON list of {"sim-card-id": "...", "org-id": "..."} objects. '
-        "All or nothing: a bad file changes nothing.",
+        "import", help="give SIM cards to organizations from a JSON file",
+        description='Load a JSON list of {"sim-card-id": "...", "org-id": "..."} objects. Each '
+        "pair holds from --effective (default: now); a card new to the inventory without "
+        "--effective owns its whole past. Usage already stored is then attributed again. All "
+        "or nothing: a bad file changes nothing.",
     )
     inventory_import.add_argument("file", help="path of the inventory JSON file")
+    effective_help = "ISO 8601 time with offset from which the owners hold, e.g. 2024-03-01T00:00:00Z"
+    inventory_import.add_argument("--effective", metavar="TIME", help=effective_help)
     inventory_import.set_defaults(handler=_inventory_import)
+    inventory_move = inventory_commands.add_parser(
+        "move", help="give one SIM card to an organization from a time on",
+        description="Close the card's current period at TIME and open one with ORG; usage "
+        "stored from TIME on is attributed again.",
+    )
+    inventory_move.add_argument("card", help="the SIM card id")
+    inventory_move.add_argument("organization", metavar="org", help="the new owner")
+    inventory_move.add_argument("--effective", metavar="TIME", required=True, help=effective_help)
+    inventory_move.set_defaults(handler=_inventory_move)
+    inventory_show = inventory_commands.add_parser("show", help="print a SIM card's owners over time")
+    inventory_show.add_argument("card", help="the SIM card id")
+    inventory_show.set_defaults(handler=_inventory_show)
+    inventory_reattribute = inventory_commands.add_parser(
+        "reattribute", help="finish re-attributions left by an interrupted import or move",
+    )
+    inventory_reattribute.set_defaults(handler=_inventory_reattribute)
 
     ingest = commands.add_parser(
         "ingest", help="run the Kafka ingest worker",

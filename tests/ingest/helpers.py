@@ -13,9 +13,15 @@ import psycopg
 from ingest.batch import Batch
 from ingest.chunk_parser import FastParser
 from ingest.events import HOUR_US, Event, parse_event
+from ingest.ownership import Owners, Period
 
 INVENTORY_FILE = Path(__file__).resolve().parents[2] / "data" / "inventory.json"
 OWNERS = {e["sim-card-id"]: e["org-id"] for e in json.loads(INVENTORY_FILE.read_text())}
+
+
+def constant_owners(owners: dict[str, str], version: int = 0) -> Owners:
+    """A history in which each card has always had its one owner."""
+    return Owners([Period(sim, organization, 0) for sim, organization in owners.items()], version)
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 RELATIONS = {
     "usage_sim_card_hourly": ("sim_card_id", "hour"),
@@ -55,15 +61,25 @@ def bucket(moment: datetime, unit: str) -> datetime:
     return moment.replace(hour=0) if unit == "day" else moment
 
 
-def expected_totals(values, owners: dict[str, str] = OWNERS) -> dict[str, dict]:
-    """relation -> {(key, bucket start): (bytes, events)} of the valid values, by the calendar."""
+def owner_function(owners):
+    """owner_at(sim, time_us) of a plain SIM -> organization mapping or of an Owners history."""
+    if isinstance(owners, Owners):
+        return owners.at
+    return lambda sim, _time_us: owners.get(sim)
+
+
+def expected_totals(values, owners=OWNERS) -> dict[str, dict]:
+    """relation -> {(key, bucket start): (bytes, events)} of the valid values, by the calendar;
+    a card's key is (card, owner at the event's time), an organization's its id."""
+    owner_at = owner_function(owners)
     totals = {name: defaultdict(lambda: [0, 0]) for name in RELATIONS}
     for raw in values:
         event = parse_event(raw)
         if not isinstance(event, Event):
             continue
+        owner = owner_at(event.sim_card_id, event.time_us)
         for name, (key_column, unit) in RELATIONS.items():
-            key = event.sim_card_id if key_column == "sim_card_id" else owners.get(event.sim_card_id)
+            key = (event.sim_card_id, owner) if key_column == "sim_card_id" else owner
             if key is None:
                 continue
             slot = totals[name][key, bucket(event.time, unit)]
@@ -72,20 +88,35 @@ def expected_totals(values, owners: dict[str, str] = OWNERS) -> dict[str, dict]:
     return {name: {k: tuple(v) for k, v in t.items()} for name, t in totals.items()}
 
 
+# A card's rows carry their organization: '' (rollups) or NULL (continuous aggregates) for none.
+CARD_ROWS = "SELECT sim_card_id, nullif(organization_id, ''), bucket, bytes_used, event_count FROM {name}"
+ORGANIZATION_ROWS = "SELECT organization_id, bucket, bytes_used, event_count FROM {name}"
+
+
+def _keyed(rows, card: bool) -> dict:
+    if card:
+        return {((sim, org), moment.astimezone(UTC)): (used, events) for sim, org, moment, used, events in rows}
+    return {(key, moment.astimezone(UTC)): (used, events) for key, moment, used, events in rows}
+
+
 def database_totals(connection: psycopg.Connection) -> dict[str, dict]:
     """relation -> {(key, bucket): (bytes, events)} as the read relations hold them."""
     totals = {}
     for name, (key_column, _) in RELATIONS.items():
-        rows = connection.execute(
-            f"SELECT {key_column}, bucket, bytes_used, event_count FROM {name}"  # noqa: S608
-        ).fetchall()
-        totals[name] = {(key, moment.astimezone(UTC)): (used, events) for key, moment, used, events in rows}
+        card = key_column == "sim_card_id"
+        rows = connection.execute((CARD_ROWS if card else ORGANIZATION_ROWS).format(name=name)).fetchall()
+        totals[name] = _keyed(rows, card)
     return totals
 
 
-GROUP_BY = """
-    SELECT {key}, date_trunc('{unit}', time, 'UTC'), sum(bytes_used)::bigint, count(*)
-    FROM usage WHERE {key} IS NOT NULL GROUP BY 1, 2
+CARD_GROUP_BY = """
+    SELECT sim_card_id, organization_id, date_trunc('{unit}', time, 'UTC'), sum(bytes_used)::bigint,
+           count(*)
+    FROM usage GROUP BY 1, 2, 3
+"""
+ORGANIZATION_GROUP_BY = """
+    SELECT organization_id, date_trunc('{unit}', time, 'UTC'), sum(bytes_used)::bigint, count(*)
+    FROM usage WHERE organization_id IS NOT NULL GROUP BY 1, 2
 """
 
 
@@ -93,8 +124,9 @@ def raw_totals(connection: psycopg.Connection) -> dict[str, dict]:
     """The same totals by GROUP BY over the raw usage rows."""
     totals = {}
     for name, (key_column, unit) in RELATIONS.items():
-        rows = connection.execute(GROUP_BY.format(key=key_column, unit=unit)).fetchall()
-        totals[name] = {(key, moment.astimezone(UTC)): (used, events) for key, moment, used, events in rows}
+        card = key_column == "sim_card_id"
+        statement = (CARD_GROUP_BY if card else ORGANIZATION_GROUP_BY).format(unit=unit)
+        totals[name] = _keyed(connection.execute(statement).fetchall(), card)
     return totals
 
 

@@ -180,25 +180,6 @@ def test_two_workers_and_rebalances_give_exact_totals(ingest_database: str, topi
     assert_exact(ingest_database, topic, sent)
 
 
-def test_a_card_added_to_the_inventory_is_picked_up_at_its_next_event(ingest_database: str, topic: str) -> None:
-    from ingest.inventory import upsert_inventory  # noqa: PLC0415
-
-    new = b'{"sim-card-id": "99990001", "bytes-used": 7, "date": "2020-02-01T10:15:00Z"}'
-    settings = worker_settings(ingest_database, topic, SIMUSAGE_INVENTORY_MISS_RELOAD_S="0")
-    with running_worker(settings) as worker:
-        produce(topic, [(b"k", new)], partition=0)
-        wait_consumed(worker, end_offsets(topic))
-        with psycopg.connect(ingest_database) as connection:
-            upsert_inventory(connection, {"99990001": "org-new"})
-        produce(topic, [(b"k", new)], partition=0)
-        wait_consumed(worker, end_offsets(topic))
-    with psycopg.connect(ingest_database) as connection:
-        owners = connection.execute(
-            "SELECT organization_id FROM usage WHERE sim_card_id = '99990001' ORDER BY organization_id"
-        ).fetchall()
-    assert owners == [("org-new",), (None,)]  # the first event kept no organization: as it was
-
-
 def test_records_at_the_end_of_the_log_commit_without_waiting_for_the_batch_to_fill(
     ingest_database: str, topic: str
 ) -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 import pytest
 
-from ingest.inventory import upsert_inventory
+from ingest.inventory import change_owners
 from ingest.producer import reference_events
 from tests.ingest.conftest import end_offsets, produce, running_worker, wait_consumed, wait_for, worker_settings
 from tests.ingest.helpers import OWNERS, database_totals, expected_totals, raw_totals, value
@@ -22,7 +22,8 @@ AGGREGATES = ("usage_sim_card_hourly", "usage_organization_hourly", "usage_sim_c
 def test_late_events_reach_the_continuous_aggregates(timescaledb_database: str, topic: str, method: str) -> None:
     url = timescaledb_database
     with psycopg.connect(url, autocommit=True) as connection:  # PGlite: one connection at a time
-        upsert_inventory(connection, OWNERS)
+        with connection.transaction():
+            change_owners(connection, OWNERS, None, datetime.now(UTC))
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     recent = [(b"k", value(f"894400{1 + i % 15:02d}", i, now - timedelta(hours=2, minutes=7 * i)))
               for i in range(400)]

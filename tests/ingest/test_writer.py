@@ -10,12 +10,13 @@ import pytest
 from ingest.encoding import RowEncoder, prepare
 from ingest.chunk_parser import FastParser
 from ingest.events import parse_event
+from ingest.aggregate_refresh import refresh_pending
 from ingest.writer import (
-    OffsetConflict, copy_works, prepare_connection, refresh_pending, storage_mode,
+    OffsetConflict, copy_works, prepare_connection, storage_mode,
     stored_offsets, write_batch,
 )
 from tests.ingest.helpers import (
-    OWNERS, Chunk, batch_of, database_totals, expected_totals, raw_totals, usage_rows, value,
+    OWNERS, Chunk, batch_of, constant_owners, database_totals, expected_totals, raw_totals, usage_rows, value,
 )
 
 EDGE_VALUES = [
@@ -31,7 +32,7 @@ EDGE_VALUES = [
 
 def write(connection, batch, *, mode="postgres", use_copy=True, topic="t", seen=frozenset()):
     prepare_connection(connection, mode if use_copy else "")
-    prepared = prepare(batch, batch.cards(), RowEncoder(OWNERS), set(seen), mode=mode, use_copy=use_copy)
+    prepared = prepare(batch, batch.cards(), RowEncoder(constant_owners(OWNERS)), set(seen), mode=mode, use_copy=use_copy)
     with connection.transaction():
         return write_batch(connection, topic, prepared, mode=mode)
 

@@ -1,0 +1,99 @@
+"""TimescaleDB mode: late events into the continuous aggregates.
+
+Real-time aggregation reads raw rows only above a continuous aggregate's watermark: late events
+below it stay invisible until a refresh covers them. A batch records the coalesced ranges of its
+late hours in its own transaction (`record_late_ranges`); `refresh_pending` refreshes them after
+the commit, in autocommit mode, since TimescaleDB refuses refreshes inside a transaction. A
+crash in between loses nothing: the ranges stay queued.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import psycopg
+from psycopg import sql
+
+from ingest.batch import HOURS_PER_DAY, coalesce, merge_ranges
+from ingest.events import EARLIEST, HOUR_US
+from simusage.storage import DAILY, HOUR_SECONDS, HOURLY, ORGANIZATION, RELATIONS, SIM_CARD
+
+# Late hours this close together are refreshed as one range: a refresh only recomputes the
+# invalidated buckets inside its window, so a wide window costs little and a year of backfill
+# becomes a handful of refreshes instead of thousands.
+LATE_RANGE_GAP_HOURS = 7 * 24
+
+HOURLY_AGGREGATES = (RELATIONS[SIM_CARD, HOURLY], RELATIONS[ORGANIZATION, HOURLY])
+DAILY_AGGREGATES = (RELATIONS[SIM_CARD, DAILY], RELATIONS[ORGANIZATION, DAILY])
+
+
+# Real-time aggregation reads raw rows only above a continuous aggregate's watermark: below it,
+# rows stay invisible until a refresh covers them. The highest watermark bounds "late".
+WATERMARK = """
+    SELECT max(_timescaledb_functions.cagg_watermark(mat_hypertable_id))
+    FROM _timescaledb_catalog.continuous_agg
+    WHERE user_view_schema = current_schema() AND user_view_name = ANY(%s)
+"""
+INSERT_PENDING = sql.SQL("""
+    INSERT INTO aggregate_refresh_pending (range_start, range_end)
+    SELECT to_timestamp(range_start * {hour}), to_timestamp(range_end * {hour})
+    FROM unnest(%s::bigint[], %s::bigint[]) AS late(range_start, range_end)
+""").format(hour=sql.Literal(HOUR_SECONDS)).as_string()
+
+
+def record_late_ranges(connection: psycopg.Connection, hours: list[int]) -> int:
+    """Queue the coalesced hour ranges of the events below a watermark; return their number."""
+    if not hours:
+        return 0
+    names = list(HOURLY_AGGREGATES + DAILY_AGGREGATES)
+    watermark_us = connection.execute(WATERMARK, (names,)).fetchone()[0]
+    if watermark_us is None:
+        return 0
+    late = [hour for hour in hours if hour * HOUR_US < watermark_us]
+    ranges = coalesce(late, LATE_RANGE_GAP_HOURS)
+    if ranges:
+        starts, ends = (list(column) for column in zip(*ranges))
+        connection.execute(INSERT_PENDING, (starts, ends))
+    return len(ranges)
+
+
+PENDING = "SELECT id, range_start, range_end FROM aggregate_refresh_pending ORDER BY id"
+AGGREGATE_WATERMARK = """
+    SELECT _timescaledb_functions.cagg_watermark(mat_hypertable_id)
+    FROM _timescaledb_catalog.continuous_agg
+    WHERE user_view_schema = current_schema() AND user_view_name = %s
+"""
+REFRESH = sql.SQL(
+    "CALL refresh_continuous_aggregate(%s, to_timestamp(%s::bigint * {hour}), "
+    "to_timestamp(%s::bigint * {hour}))"
+).format(hour=sql.Literal(HOUR_SECONDS)).as_string()
+DELETE_PENDING = "DELETE FROM aggregate_refresh_pending WHERE id = ANY(%s)"
+
+
+def _hour_of(moment) -> int:
+    return (moment - EARLIEST) // timedelta(hours=1)
+
+
+def refresh_pending(connection: psycopg.Connection) -> int:
+    """Refresh the queued late ranges (hourly aggregates, then the daily ones built on them),
+    each clamped to the aggregate's watermark, then forget them. The connection must be in
+    autocommit mode. Returns the number of refresh calls made."""
+    pending = connection.execute(PENDING).fetchall()
+    if not pending:
+        return 0
+    ranges = merge_ranges(
+        [(_hour_of(start), _hour_of(end)) for _, start, end in pending], LATE_RANGE_GAP_HOURS
+    )
+    calls = 0
+    for names, hours in ((HOURLY_AGGREGATES, 1), (DAILY_AGGREGATES, HOURS_PER_DAY)):
+        for name in names:
+            watermark_us = connection.execute(AGGREGATE_WATERMARK, (name,)).fetchone()[0]
+            limit = watermark_us // HOUR_US  # watermarks are bucket-aligned
+            for start, end in ranges:
+                start = start // hours * hours
+                end = min(-(-end // hours) * hours, limit)
+                if end > start:
+                    connection.execute(REFRESH, (name, start, end))
+                    calls += 1
+    connection.execute(DELETE_PENDING, ([row[0] for row in pending],))
+    return calls
