@@ -1,7 +1,9 @@
 """DataLoaders: the look-ups of one request, batched so N cards cost one statement, not N.
 
 Each loader's key names one entity plus the parameters of the look-up; the batch function
-groups the keys that differ only by entity and runs one statement per group.
+groups the keys that differ only by entity and runs one statement per group. A card's keys
+carry the viewer's scope (the organization whose usage it reads, None for all): keys of two
+scopes never share a statement.
 """
 
 from __future__ import annotations
@@ -9,13 +11,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from typing import Any, TypeVar
 
 from strawberry.dataloader import DataLoader
 
 from app.database import Database
-from app.queries import catalog, usage
+from app.queries import catalog, ownership, usage
 
 Value = TypeVar("Value")
 K = TypeVar("K")
@@ -28,6 +31,7 @@ class PageKey:
 
     subject: str
     granularity: str
+    scope: str | None  # only the usage attributed to this organization; None: all of it
     key: str
     lower: int
     upper: int
@@ -39,6 +43,7 @@ class SparsePageKey:
 
     subject: str
     granularity: str
+    scope: str | None
     key: str
     lower: int
     upper: int
@@ -51,6 +56,7 @@ class TotalsKey:
     """Bytes and events of one key over [start, end)."""
 
     subject: str
+    scope: str | None
     key: str
     start: int
     end: int
@@ -62,11 +68,30 @@ class CountsKey:
 
     subject: str
     granularity: str
+    scope: str | None
     key: str
     start: int
     end: int
     lower: int
     upper: int
+
+
+@dataclass(frozen=True)
+class OwnershipPageKey:
+    """Up to limit of one card's periods that start before `before` (None: now), latest first."""
+
+    scope: str | None  # only this organization's periods; None: every owner's
+    key: str
+    before: datetime | None
+    limit: int
+
+
+@dataclass(frozen=True)
+class OwnershipCountKey:
+    """How many periods one card has (of one organization, if scoped)."""
+
+    scope: str | None
+    key: str
 
 
 @dataclass(frozen=True)
@@ -134,8 +159,10 @@ class Loaders:
     def pages(self) -> DataLoader[PageKey, list[usage.Bucket]]:
         """Dense pages of usage."""
         async def fetch(group: tuple, keys: list[str]) -> dict[str, list[usage.Bucket]]:
-            subject, granularity, lower, upper = group
-            return await usage.fetch_pages(self.database, subject, granularity, keys, lower, upper)
+            subject, granularity, scope, lower, upper = group
+            return await usage.fetch_pages(
+                self.database, subject, granularity, scope, keys, lower, upper
+            )
 
         return SharedLoader(grouped(fetch))
 
@@ -143,9 +170,9 @@ class Loaders:
     def sparse_pages(self) -> DataLoader[SparsePageKey, list[usage.Bucket]]:
         """skipEmpty pages of usage."""
         async def fetch(group: tuple, keys: list[str]) -> dict[str, list[usage.Bucket]]:
-            subject, granularity, lower, upper, limit, backward = group
+            subject, granularity, scope, lower, upper, limit, backward = group
             return await usage.fetch_sparse_pages(
-                self.database, subject, granularity, keys, lower, upper, limit, backward
+                self.database, subject, granularity, scope, keys, lower, upper, limit, backward
             )
 
         return SharedLoader(grouped(fetch))
@@ -154,8 +181,8 @@ class Loaders:
     def totals(self) -> DataLoader[TotalsKey, tuple[int, int]]:
         """Usage totals."""
         async def fetch(group: tuple, keys: list[str]) -> dict[str, tuple[int, int]]:
-            subject, start, end = group
-            return await usage.fetch_totals(self.database, subject, keys, start, end)
+            subject, scope, start, end = group
+            return await usage.fetch_totals(self.database, subject, scope, keys, start, end)
 
         return SharedLoader(grouped(fetch))
 
@@ -163,9 +190,9 @@ class Loaders:
     def counts(self) -> DataLoader[CountsKey, tuple[int, int, int]]:
         """Counts of non-empty buckets."""
         async def fetch(group: tuple, keys: list[str]) -> dict[str, tuple[int, int, int]]:
-            subject, granularity, start, end, lower, upper = group
+            subject, granularity, scope, start, end, lower, upper = group
             return await usage.fetch_counts(
-                self.database, subject, granularity, keys, start, end, lower, upper
+                self.database, subject, granularity, scope, keys, start, end, lower, upper
             )
 
         return SharedLoader(grouped(fetch))
@@ -198,3 +225,21 @@ class Loaders:
         return SharedLoader(
             by_id(lambda ids: catalog.count_sim_cards_of_organizations(self.database, ids), 0)
         )
+
+    @cached_property
+    def ownership(self) -> DataLoader[OwnershipPageKey, list[ownership.Period]]:
+        """Pages of cards' ownership periods."""
+        async def fetch(group: tuple, keys: list[str]) -> dict[str, list[ownership.Period]]:
+            scope, before, limit = group
+            return await ownership.periods_page(self.database, scope, keys, before, limit)
+
+        return SharedLoader(grouped(fetch))
+
+    @cached_property
+    def ownership_counts(self) -> DataLoader[OwnershipCountKey, int]:
+        """How many ownership periods each card has."""
+        async def fetch(group: tuple, keys: list[str]) -> dict[str, int]:
+            (scope,) = group
+            return await ownership.count_periods(self.database, scope, keys)
+
+        return SharedLoader(grouped(fetch))

@@ -12,6 +12,7 @@ import binascii
 import functools
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from app.errors import UserInputError
 
@@ -23,8 +24,12 @@ HOURLY_CURSOR = "usage-hourly"
 DAILY_CURSOR = "usage-daily"
 SIM_CARD_CURSOR = "sim-card"
 ORGANIZATION_CURSOR = "organization"
-# A bucket time is a (possibly negative) count of epoch seconds; ids are stored as they are.
+OWNERSHIP_CURSOR = "ownership"
+# A bucket time is a (possibly negative) count of epoch seconds, the start of an ownership
+# period one of epoch microseconds (periods start at any instant); ids are stored as they are.
 _TIME_VALUE = re.compile(r"-?[0-9]{1,12}")
+_INSTANT_VALUE = re.compile(r"-?[0-9]{1,18}")
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CURSOR_TEXT = re.compile(r"[A-Za-z0-9_-]{1,400}")
 
 
@@ -63,6 +68,22 @@ def decode_time_cursor(cursor: str, kind: str) -> int:
     if not _TIME_VALUE.fullmatch(value):
         raise UserInputError(f"invalid cursor {cursor!r}: use a cursor this API returned")
     return int(value)
+
+
+def instant_cursor(kind: str, instant: datetime) -> str:
+    """The cursor of an instant, to the microsecond."""
+    return encode_cursor(kind, (instant - EPOCH) // timedelta(microseconds=1))
+
+
+def decode_instant_cursor(cursor: str, kind: str) -> datetime:
+    """The instant of a cursor made by instant_cursor."""
+    value = decode_cursor(cursor, kind)
+    if not _INSTANT_VALUE.fullmatch(value):
+        raise UserInputError(f"invalid cursor {cursor!r}: use a cursor this API returned")
+    try:
+        return EPOCH + timedelta(microseconds=int(value))
+    except OverflowError:  # a forged value beyond the years datetime holds
+        raise UserInputError(f"invalid cursor {cursor!r}: use a cursor this API returned") from None
 
 
 def page_size(first: int | None, last: int | None) -> tuple[int, bool]:

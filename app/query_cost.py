@@ -19,6 +19,7 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLField,
     GraphQLObjectType,
     GraphQLSchema,
     InlineFragmentNode,
@@ -40,19 +41,31 @@ CONNECTION_SUFFIX = "Connection"
 PER_NODE_FIELDS = frozenset({"edges", "nodes"})
 
 
-def _page_size(field: FieldNode, variables: Mapping[str, Any], defaults: Mapping[str, Any]) -> int:
-    for argument in field.arguments or ():
-        if argument.name.value not in ("first", "last"):
-            continue
+def _count(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return min(value, MAX_PAGE_SIZE)  # a larger page is refused by its resolver, saying so
+    return None
+
+
+def _page_size(field: FieldNode, definition: GraphQLField, variables: Mapping[str, Any],
+               defaults: Mapping[str, Any]) -> int:
+    arguments = [argument for argument in field.arguments or ()
+                 if argument.name.value in ("first", "last")]
+    if not arguments:  # the schema's default, where its SDL declares one (`first: Int = 100`)
+        first = definition.args.get("first")
+        default = first.ast_node.default_value if first is not None and first.ast_node else None
+        size = _count(int(default.value)) if isinstance(default, IntValueNode) else None
+        return DEFAULT_PAGE_SIZE if size is None else size
+    for argument in arguments:
         value: Any = None
         if isinstance(argument.value, IntValueNode):
             value = int(argument.value.value)
         elif isinstance(argument.value, VariableNode):
             name = argument.value.name.value
             value = variables.get(name, defaults.get(name))
-        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-            # A larger page is refused by its resolver, with a message that says so.
-            return min(value, MAX_PAGE_SIZE)
+        size = _count(value)
+        if size is not None:
+            return size
     return DEFAULT_PAGE_SIZE
 
 
@@ -101,7 +114,8 @@ def estimated_cost(schema: GraphQLSchema, document: DocumentNode, operation_name
             return 0  # __typename, introspection, or an unknown field that validation refused
         inner = get_named_type(definition.type)
         if inner.name.endswith(CONNECTION_SUFFIX):  # one statement, and its page's nodes
-            return 1 + cost(field.selection_set, inner, _page_size(field, variables, defaults))
+            page = _page_size(field, definition, variables, defaults)
+            return 1 + cost(field.selection_set, inner, page)
         if page is not None and field.name.value in PER_NODE_FIELDS:
             return page * (1 + cost(field.selection_set, inner, None))
         return cost(field.selection_set, inner, None)

@@ -50,12 +50,12 @@ class Query:
         context = info.context
         row = await context.loaders.sim_cards.load(checked_id(id))
         # A card the viewer may not see is reported exactly like a card that does not exist.
-        if row is None or not context.viewer.may_see_organization(row.organization_id):
+        if row is None or not context.viewer.may_see_card(row):
             return None
         return SimCard(id=strawberry.ID(row.id), organization_id=row.organization_id)
 
     @strawberry.field(
-        description="An organization that has at least one SIM card in the inventory; null otherwise."
+        description="An organization that owns or owned at least one SIM card; null otherwise."
     )
     async def organization(
         self, info: Info,

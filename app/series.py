@@ -22,7 +22,7 @@ from app.pagination import (
     encode_cursor,
     slice_grid,
 )
-from app.queries.usage import DAY_SECONDS, HOUR_SECONDS, Bucket
+from app.queries.usage import DAY_SECONDS, HOUR_SECONDS, SIM_CARD, Bucket
 
 STEPS = {"HOURLY": HOUR_SECONDS, "DAILY": DAY_SECONDS}
 CURSOR_KINDS = {"HOURLY": HOURLY_CURSOR, "DAILY": DAILY_CURSOR}
@@ -57,14 +57,19 @@ class Edge:
 
 
 class UsageSeries:
-    """The usage of one SIM card or organization, paged as the arguments say."""
+    """The usage of one SIM card or organization, paged as the arguments say.
+
+    scope: for a card, the organization whose attributed usage is read (None: all of it, for
+    an admin); an organization's series needs none, its relation is keyed by organization.
+    """
 
     def __init__(
-        self, context: RequestContext, subject: str, key: str, granularity: str,
-        grid: Grid, page_slice: Slice, skip_empty: bool,
+        self, context: RequestContext, subject: str, scope: str | None, key: str,
+        granularity: str, grid: Grid, page_slice: Slice, skip_empty: bool,
     ) -> None:
         self.context = context
         self.subject = subject
+        self.scope = scope
         self.key = key
         self.granularity = granularity
         self.grid = grid
@@ -83,12 +88,13 @@ class UsageSeries:
         """Check every argument now, so that bad input fails whatever fields are selected."""
         grid = usage_grid(start, end, granularity)
         page_slice = slice_grid(grid, CURSOR_KINDS[granularity], first, after, last, before)
-        return cls(context, subject, key, granularity, grid, page_slice, skip_empty)
+        scope = context.viewer.card_scope() if subject == SIM_CARD else None
+        return cls(context, subject, scope, key, granularity, grid, page_slice, skip_empty)
 
     async def _sparse_rows(self) -> list[Bucket]:
         request = SparsePageKey(
-            self.subject, self.granularity, self.key, self.slice.lower, self.slice.upper,
-            self.slice.size + 1, self.slice.backward,
+            self.subject, self.granularity, self.scope, self.key, self.slice.lower,
+            self.slice.upper, self.slice.size + 1, self.slice.backward,
         )
         if self.slice.size == 0 or self.slice.lower == self.slice.upper:
             return []
@@ -96,7 +102,7 @@ class UsageSeries:
 
     async def _counts(self) -> tuple[int, int, int]:
         return await self.context.loaders.counts.load(CountsKey(
-            self.subject, self.granularity, self.key, self.grid.start, self.grid.end,
+            self.subject, self.granularity, self.scope, self.key, self.grid.start, self.grid.end,
             self.slice.lower, self.slice.upper,
         ))
 
@@ -114,7 +120,7 @@ class UsageSeries:
         if page.start == page.end:
             return []
         rows = await self.context.loaders.pages.load(
-            PageKey(self.subject, self.granularity, self.key, page.start, page.end)
+            PageKey(self.subject, self.granularity, self.scope, self.key, page.start, page.end)
         )
         stored = {row.start: row for row in rows}
         kind = self.kind
@@ -170,6 +176,6 @@ class UsageSeries:
     async def totals(self) -> tuple[int, int]:
         """(bytes, events) over the whole interval."""
         return await self.context.loaders.totals.load(
-            TotalsKey(self.subject, self.key, self.grid.start, self.grid.end)
+            TotalsKey(self.subject, self.scope, self.key, self.grid.start, self.grid.end)
         )
 

@@ -36,11 +36,17 @@ LOAD = [
               '8944' || lpad(card::text, 6, '0'), %(organization)s, floor(random() * 4097)::bigint
        FROM generate_series(0, %(cards)s - 1) card, generate_series(1, %(events)s) event""",
     "CREATE INDEX usage_time ON usage (time)",
+    # Each card owned by the organization since the beginning, as the migration records it.
+    """INSERT INTO ownership (sim_card_id, organization_id, valid_from)
+       SELECT sim_card_id, organization_id, '1970-01-01 00:00:00+00' FROM inventory""",
     "INSERT INTO sim_card_seen (sim_card_id) SELECT sim_card_id FROM inventory",
-    """INSERT INTO usage_sim_card_hourly SELECT date_trunc('hour', time, 'UTC'), sim_card_id,
-       sum(bytes_used), count(*) FROM usage GROUP BY 1, 2""",
-    """INSERT INTO usage_sim_card_daily SELECT date_trunc('day', bucket, 'UTC'), sim_card_id,
-       sum(bytes_used), sum(event_count) FROM usage_sim_card_hourly GROUP BY 1, 2""",
+    # The per-card rollups carry the organization the usage is attributed to ('' for none).
+    """INSERT INTO usage_sim_card_hourly (bucket, sim_card_id, organization_id, bytes_used,
+       event_count) SELECT date_trunc('hour', time, 'UTC'), sim_card_id,
+       coalesce(organization_id, ''), sum(bytes_used), count(*) FROM usage GROUP BY 1, 2, 3""",
+    """INSERT INTO usage_sim_card_daily (bucket, sim_card_id, organization_id, bytes_used,
+       event_count) SELECT date_trunc('day', bucket, 'UTC'), sim_card_id, organization_id,
+       sum(bytes_used), sum(event_count) FROM usage_sim_card_hourly GROUP BY 1, 2, 3""",
     """INSERT INTO usage_organization_hourly SELECT date_trunc('hour', time, 'UTC'), organization_id,
        sum(bytes_used), count(*) FROM usage GROUP BY 1, 2""",
     """INSERT INTO usage_organization_daily SELECT date_trunc('day', bucket, 'UTC'), organization_id,

@@ -1,7 +1,7 @@
 """The SQL of SIM cards and organizations: look-ups by id and keyset pages ordered by id.
 
 A SIM card is known from the inventory or from its usage (sim_card_seen); an organization
-exists while at least one inventory card belongs to it. Pages are keyset: `id > after`,
+exists once it owns or has owned a card (table `ownership`): a former owner keeps its history. Pages are keyset: `id > after`,
 ordered by id in the database's collation, so ordering and cursors always agree.
 """
 
@@ -19,15 +19,20 @@ FROM_THE_BEGINNING = ""
 
 @dataclass(frozen=True)
 class SimCardRow:
-    """A SIM card and the organization that owns it now (None: not in the inventory)."""
+    """A SIM card, the organization that owns it now (None: not in the inventory) and, when
+    looked up by id, every organization that owns or owned it (table `ownership`)."""
 
     id: str
     organization_id: str | None
+    owners: frozenset[str] = frozenset()
 
 
-# Found in the inventory, or else seen in usage; ids found in neither give no row.
+# Found in the inventory, or else seen in usage; ids found in neither give no row. The owners
+# over time decide which keys see the card: one probe of the ownership primary key per id.
 SIM_CARDS_BY_ID = """
-    SELECT ids.id, inventory.organization_id
+    SELECT ids.id, inventory.organization_id,
+           ARRAY(SELECT DISTINCT ownership.organization_id FROM ownership
+                 WHERE ownership.sim_card_id = ids.id)
     FROM unnest(%s::text[]) AS ids (id)
     LEFT JOIN inventory ON inventory.sim_card_id = ids.id
     WHERE inventory.sim_card_id IS NOT NULL
@@ -41,8 +46,8 @@ ORGANIZATIONS_BY_ID = """
     SELECT ids.id
     FROM unnest(%s::text[]) AS ids (id)
     CROSS JOIN LATERAL (
-        SELECT 1 FROM inventory WHERE inventory.organization_id = ids.id
-        ORDER BY inventory.organization_id, inventory.sim_card_id LIMIT 1
+        SELECT 1 FROM ownership WHERE ownership.organization_id = ids.id
+        ORDER BY ownership.organization_id, ownership.sim_card_id LIMIT 1
     ) AS found
 """
 
@@ -92,19 +97,19 @@ COUNT_SIM_CARDS_OF_ORGANIZATIONS = """
 # organization instead of reading every inventory row.
 ORGANIZATIONS_PAGE = """
     WITH RECURSIVE organizations (id) AS (
-        (SELECT organization_id FROM inventory
+        (SELECT organization_id FROM ownership
          WHERE organization_id > %(after)s ORDER BY organization_id LIMIT 1)
         UNION ALL
-        SELECT (SELECT inventory.organization_id FROM inventory
-                WHERE inventory.organization_id > organizations.id
-                ORDER BY inventory.organization_id LIMIT 1)
+        SELECT (SELECT ownership.organization_id FROM ownership
+                WHERE ownership.organization_id > organizations.id
+                ORDER BY ownership.organization_id LIMIT 1)
         FROM organizations
         WHERE organizations.id IS NOT NULL
     )
     SELECT id FROM organizations WHERE id IS NOT NULL LIMIT %(limit)s
 """
 
-COUNT_ORGANIZATIONS = "SELECT count(DISTINCT organization_id) FROM inventory"
+COUNT_ORGANIZATIONS = "SELECT count(DISTINCT organization_id) FROM ownership"
 
 # Keyset order is the database's collation, which Python's string order need not match.
 SORTS_AFTER = "SELECT %s::text > %s::text"
@@ -113,11 +118,14 @@ SORTS_AFTER = "SELECT %s::text > %s::text"
 async def sim_cards_by_id(database: Database, ids: Sequence[str]) -> dict[str, SimCardRow]:
     """The known cards among ids."""
     rows = await database.fetch_all(SIM_CARDS_BY_ID, (list(ids),))
-    return {card_id: SimCardRow(card_id, organization_id) for card_id, organization_id in rows}
+    return {
+        card_id: SimCardRow(card_id, organization_id, frozenset(owners))
+        for card_id, organization_id, owners in rows
+    }
 
 
 async def organizations_by_id(database: Database, ids: Sequence[str]) -> set[str]:
-    """The ids that name an organization with at least one card in the inventory."""
+    """The ids that name an organization that owns or owned a card."""
     return {row[0] for row in await database.fetch_all(ORGANIZATIONS_BY_ID, (list(ids),))}
 
 
@@ -167,7 +175,7 @@ async def organizations_page(database: Database, after: str | None, limit: int) 
 
 
 async def count_organizations(database: Database) -> int:
-    """How many organizations the inventory has."""
+    """How many organizations own or owned a card."""
     return (await database.fetch_all(COUNT_ORGANIZATIONS, ()))[0][0]
 
 

@@ -11,6 +11,7 @@ from strawberry.types import Info
 from app.context import RequestContext
 from app.loaders import OrganizationCardsKey
 from app.pagination import (
+    DEFAULT_PAGE_SIZE,
     ORGANIZATION_CURSOR,
     SIM_CARD_CURSOR,
     decode_cursor,
@@ -21,6 +22,12 @@ from app.queries import catalog
 from app.queries.catalog import SimCardRow
 from app.queries.usage import ORGANIZATION, SIM_CARD
 from app.types.common import KnownPage, PageInfo
+from app.types.ownership import (
+    OwnershipAfter,
+    OwnershipConnection,
+    OwnershipFirst,
+    ownership_page,
+)
 from app.types.usage import (
     After,
     Before,
@@ -53,12 +60,23 @@ class SimCard:
     organization_id: strawberry.Private[str | None]
 
     @strawberry.field(
-        description="The organization that owns the card now; null for a card missing from the inventory."
+        description="The organization that owns the card now; null for a card missing from the inventory,\n"
+        "and for a key of an organization that owned the card before."
     )
-    def organization(self) -> Organization | None:
-        if self.organization_id is None:
+    def organization(self, info: Info) -> Organization | None:
+        # A former owner's key sees the card's past, not who has it now.
+        owner = self.organization_id
+        if owner is None or not info.context.viewer.may_see_organization(owner):
             return None
-        return Organization(id=strawberry.ID(self.organization_id))
+        return Organization(id=strawberry.ID(owner))
+
+    @strawberry.field(
+        description="The card's owners over time, most recent first; a scoped key sees only its own periods."
+    )
+    async def ownership(
+        self, info: Info, first: OwnershipFirst = DEFAULT_PAGE_SIZE, after: OwnershipAfter = None
+    ) -> OwnershipConnection:
+        return await ownership_page(info, self.id, first, after)
 
     @strawberry.field(
         description="Usage in [from, to), which must be aligned to the granularity (whole UTC hours, or\n"

@@ -62,6 +62,25 @@ class Runner:
         self.loop.close()
 
 
+def statements_of(
+    runner: Runner, monkeypatch: pytest.MonkeyPatch, queries: Iterable[str], viewer: Viewer = ADMIN
+) -> list[tuple[dict, list[str]]]:
+    """Each query's data and the statements it sent to the database (they still run)."""
+    statements: list[str] = []
+    fetch_all = Database.fetch_all
+
+    async def counting(self: Database, query: str, parameters: object) -> list[tuple]:
+        statements.append(query)
+        return await fetch_all(self, query, parameters)
+
+    monkeypatch.setattr(Database, "fetch_all", counting)
+    runs = []
+    for query in queries:
+        statements.clear()
+        runs.append((runner.data(query, viewer=viewer), list(statements)))
+    return runs
+
+
 @pytest.fixture
 def api_settings(postgres_database: str) -> Settings:
     """Settings of an API over a fresh postgres-mode database, access control off."""

@@ -8,8 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.database import Database
-from tests.app.conftest import Runner, loaded_runner
+from tests.app.conftest import Runner, statements_of, loaded_runner
 from tests.app.usage_data import load
 from tests.conftest import settings_for
 
@@ -63,26 +62,18 @@ def test_organizations_page_by_id(runner: Runner) -> None:
 def test_many_cards_with_usage_cost_a_constant_number_of_statements(
     runner: Runner, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    statements: list[str] = []
-    fetch_all = Database.fetch_all
-
-    async def counting(self: Database, query: str, parameters: object) -> list[tuple]:
-        statements.append(query)
-        return await fetch_all(self, query, parameters)
-
-    monkeypatch.setattr(Database, "fetch_all", counting)
     usage = ('usage(from: "2022-02-10", to: "2022-02-12", granularity: HOURLY%s) { totalCount '
              'totalBytesUsed pageInfo { hasNextPage hasPreviousPage } edges { node { bytesUsed } } }')
     query = "{ organizations(first: 3) { edges { node { id simCards(first: %d) { totalCount edges { node { id " \
             "dense: %s sparse: %s organization { usage(from: \"2022-02-10\", to: \"2022-02-11\", " \
             "granularity: DAILY) { totalBytesUsed } } } } } } } } }"
-    counts = []
-    for cards in (1, 20):
-        statements.clear()
-        data = runner.data(query % (cards, usage % "", usage % ", skipEmpty: true"))
+    runs = statements_of(runner, monkeypatch, [
+        query % (cards, usage % "", usage % ", skipEmpty: true") for cards in (1, 20)
+    ])
+    for (data, _), cards in zip(runs, (1, 20), strict=True):
         total = sum(len(o["node"]["simCards"]["edges"]) for o in data["organizations"]["edges"])
         assert total == 3 * cards
-        counts.append(len(statements))
+    counts = [len(statements) for _, statements in runs]
     # organizations, cards, card counts, dense pages, sparse pages, counts, totals (cards and
     # organizations): the same whatever the number of cards.
     assert counts[0] == counts[1] <= 10

@@ -53,6 +53,14 @@ def test_variables_and_their_defaults_are_read() -> None:
     assert cost("query Q($n: Int) { simCards(last: $n) { edges { cursor } } }", {"n": None}) == 101
 
 
+def test_a_page_size_the_schema_defaults_is_the_one_counted() -> None:
+    ownership = '{{ simCard(id: "1") {{ ownership{} {{ edges {{ node {{ from }} }} }} }} }}'
+    assert cost(ownership.format("")) == 101  # `first: Int = 100` in the schema
+    assert cost(ownership.format("(first: 5)")) == 6
+    sdl = "type Query { items(first: Int = 7): ItemConnection! } type ItemConnection { edges: [Int!]! }"
+    assert estimated_cost(build_graphql_schema(sdl), parse("{ items { edges } }"), None, None) == 8
+
+
 def test_fragments_inline_fragments_and_aliases_cost_what_they_expand_to() -> None:
     written_out = "{ a: simCards(first: 5) { edges { cursor } } b: simCards(first: 5) { edges { cursor } } }"
     with_fragments = ("{ ...F ... on Query { b: simCards(first: 5) { ...E } } } "

@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.viewer import ADMIN, Viewer
+from app.queries.catalog import SimCardRow
+from app.viewer import ADMIN, NoScopeError, Viewer
 from tests.app.conftest import Runner, loaded_runner
 
 INVENTORY = {"1001": "alpha", "1002": "alpha", "2001": "beta"}
@@ -103,3 +104,13 @@ def test_a_scoped_organization_list_pages_by_cursor(runner: Runner) -> None:
     assert organizations(runner, BETA, f'(after: "{cursor}")') == ([], 1)
     admin_cursor = runner.data(query, viewer=ADMIN)["organizations"]["edges"][0]["cursor"]  # alpha
     assert organizations(runner, BETA, f'(after: "{admin_cursor}")') == (["beta"], 1)
+
+
+def test_a_card_is_visible_to_its_owners_over_time_only() -> None:
+    card = SimCardRow("5001", "beta", frozenset({"alpha", "beta"}))
+    assert ALPHA.may_see_card(card) and BETA.may_see_card(card) and ADMIN.may_see_card(card)
+    assert not GAMMA.may_see_card(card) and not NOBODY.may_see_card(card)
+    assert not ALPHA.may_see_card(SimCardRow("3001", None))  # outside the inventory: admin only
+    assert (ADMIN.card_scope(), ALPHA.card_scope()) == (None, "alpha")
+    with pytest.raises(NoScopeError):
+        NOBODY.card_scope()  # None would read every organization's usage

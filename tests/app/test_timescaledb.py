@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.app import test_ownership_scoping as scoping
 from tests.app.conftest import Runner
 from tests.app.test_operator_questions import (
     ORGANIZATION_DAILY,
@@ -13,7 +14,13 @@ from tests.app.test_operator_questions import (
     SIM_CARD_HOURLY,
     SIM_CARD_HOURLY_ANSWER,
 )
-from tests.app.usage_data import REFERENCE_INVENTORY, known_events, load, raw_sum, storage_mode
+from tests.app.usage_data import (
+    REFERENCE_INVENTORY,
+    known_events,
+    load,
+    raw_sum,
+    storage_mode,
+)
 from tests.conftest import settings_for
 
 pytestmark = pytest.mark.timescaledb
@@ -68,3 +75,14 @@ def test_timescaledb_answers_like_postgres(timescaledb_database: str) -> None:
     finally:
         runner.close()
     assert timedelta(hours=33) == end - start
+
+
+def test_timescaledb_scopes_usage_by_ownership_over_time(timescaledb_database: str) -> None:
+    # Per-card continuous aggregates carry the organization (NULL for none, 5003 before 06:00).
+    load(timescaledb_database, scoping.INVENTORY, ownership=scoping.HISTORIES)
+    load(timescaledb_database, events=scoping.EVENTS)
+    runner = Runner(settings_for(timescaledb_database), pool_size=1)
+    try:
+        scoping.check_scoping(runner, page_size=25)
+    finally:
+        runner.close()

@@ -7,22 +7,31 @@ aggregates are refreshed. Either way the API sees what ingest would have produce
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 
 import psycopg
+
+# A card owned "since the beginning" (the migration's history of the inventory as it was).
+BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
 
 INSERT_INVENTORY = """
     INSERT INTO inventory (sim_card_id, organization_id) VALUES (%s, %s)
     ON CONFLICT (sim_card_id) DO UPDATE SET organization_id = EXCLUDED.organization_id
 """
-# The organization is the card's at ingest time, as the ingest worker resolves it. Arrays
-# make thousands of events one statement (PGlite has no COPY FROM STDIN).
+DELETE_PERIODS = "DELETE FROM ownership WHERE sim_card_id = %s"
+INSERT_PERIOD = """
+    INSERT INTO ownership (sim_card_id, organization_id, valid_from, valid_to) VALUES (%s, %s, %s, %s)
+"""
+# The organization is the card's owner at the event's time, as the ingest worker attributes
+# it. Arrays make thousands of events one statement (PGlite has no COPY FROM STDIN).
 INSERT_USAGE = """
     INSERT INTO usage (time, sim_card_id, organization_id, bytes_used)
-    SELECT events.time, events.sim_card_id, inventory.organization_id, events.bytes_used
+    SELECT events.time, events.sim_card_id, ownership.organization_id, events.bytes_used
     FROM unnest(%s::timestamptz[], %s::text[], %s::bigint[]) AS events (time, sim_card_id, bytes_used)
-    LEFT JOIN inventory USING (sim_card_id)
+    LEFT JOIN ownership ON ownership.sim_card_id = events.sim_card_id
+        AND ownership.valid_from <= events.time
+        AND (ownership.valid_to IS NULL OR events.time < ownership.valid_to)
 """
 INSERT_SEEN = """
     INSERT INTO sim_card_seen (sim_card_id)
@@ -30,26 +39,44 @@ INSERT_SEEN = """
     ON CONFLICT (sim_card_id) DO NOTHING
 """
 
+# The per-card rollups keep the attribution, '' for no organization; the organizations' only
+# have the attributed usage.
+CARD_ROLLUP = """
+    INSERT INTO {table} (bucket, sim_card_id, organization_id, bytes_used, event_count)
+    SELECT date_trunc('{unit}', time, 'UTC'), sim_card_id, coalesce(organization_id, ''),
+           sum(bytes_used), count(*)
+    FROM usage GROUP BY 1, 2, 3
+"""
+ORGANIZATION_ROLLUP = """
+    INSERT INTO {table} (bucket, organization_id, bytes_used, event_count)
+    SELECT date_trunc('{unit}', time, 'UTC'), organization_id, sum(bytes_used), count(*)
+    FROM usage WHERE organization_id IS NOT NULL GROUP BY 1, 2
+"""
 ROLLUPS = {
-    "usage_sim_card_hourly": ("sim_card_id", "hour"),
-    "usage_sim_card_daily": ("sim_card_id", "day"),
-    "usage_organization_hourly": ("organization_id", "hour"),
-    "usage_organization_daily": ("organization_id", "day"),
+    "usage_sim_card_hourly": (CARD_ROLLUP, "hour"),
+    "usage_sim_card_daily": (CARD_ROLLUP, "day"),
+    "usage_organization_hourly": (ORGANIZATION_ROLLUP, "hour"),
+    "usage_organization_daily": (ORGANIZATION_ROLLUP, "day"),
 }
+
+# A card's history: (valid_from, organization) oldest first, each until the next, the last open.
+History = Sequence[tuple[datetime, str]]
 
 
 def rebuild_rollups(connection: psycopg.Connection) -> None:
     """Recompute the four postgres-mode rollup tables from every raw row."""
-    for table, (key, unit) in ROLLUPS.items():
+    for table, (statement, unit) in ROLLUPS.items():
         connection.execute(f"DELETE FROM {table}")
-        connection.execute(
-            f"""
-            INSERT INTO {table} (bucket, {key}, bytes_used, event_count)
-            SELECT date_trunc('{unit}', time, 'UTC'), {key}, sum(bytes_used), count(*)
-            FROM usage WHERE {key} IS NOT NULL
-            GROUP BY 1, 2
-            """
-        )
+        connection.execute(statement.format(table=table, unit=unit))
+
+
+def write_history(cursor: psycopg.Cursor, sim_card_id: str, history: History) -> None:
+    """Replace the card's periods by history, and make its last owner the inventory's."""
+    cursor.execute(DELETE_PERIODS, (sim_card_id,))
+    ends = [valid_from for valid_from, _ in history[1:]] + [None]
+    for (valid_from, organization_id), valid_to in zip(history, ends, strict=True):
+        cursor.execute(INSERT_PERIOD, (sim_card_id, organization_id, valid_from, valid_to))
+    cursor.execute(INSERT_INVENTORY, (sim_card_id, history[-1][1]))
 
 
 def refresh_aggregates(url: str) -> None:
@@ -72,12 +99,17 @@ def load(
     url: str,
     inventory: Mapping[str, str] = {},
     events: Iterable[tuple[datetime, str, int]] = (),
+    ownership: Mapping[str, History] = {},
 ) -> None:
-    """Add inventory cards and usage events, then bring the read relations up to date."""
+    """Add inventory cards (each owned by its organization since the beginning), cards with an
+    ownership history, and usage events, then bring the read relations up to date."""
     mode = storage_mode(url)
+    histories = {card: [(BEGINNING, organization_id)] for card, organization_id in inventory.items()}
+    histories.update(ownership)
     with psycopg.connect(url) as connection:
         with connection.cursor() as cursor:
-            cursor.executemany(INSERT_INVENTORY, list(inventory.items()))
+            for sim_card_id, history in histories.items():
+                write_history(cursor, sim_card_id, history)
             events = list(events)
             if events:
                 times, cards, sizes = (list(column) for column in zip(*events, strict=True))
