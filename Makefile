@@ -5,7 +5,7 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: up down test test-fast install lock services bench-ingest bench-api chaos schema
+.PHONY: up down test test-fast install lock services bench-ingest bench-api bench-reattribution chaos schema
 
 up: install
 	@VENV=$(VENV) scripts/up.sh
@@ -53,6 +53,9 @@ schema: install
 
 bench-ingest: install services
 	$(PYTHON) bench/ingest.py
+
+bench-reattribution: install services
+	$(PYTHON) bench/reattribution.py
 
 bench-api: install services
 	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)

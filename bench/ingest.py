@@ -13,7 +13,13 @@ beside baselines measured in the same run on the same rows.
    time index): `psql \\copy` of the rows as text (the native ceiling), a bare psycopg binary
    COPY of pre-parsed rows (`write_row`), and one INSERT per event, measured on a sample and
    extrapolated (in one transaction, and with a commit per event).
-4. Bad records: the same events with one in ten (`--bad-share`) replaced by a hostile record
+4. Ownership history: the same topic into a second database whose every card changed hands
+   twice within the events' month (one move in the middle of an hour), so that each event is
+   attributed by its time on the slow path; printed as a share of the clean rate (the worst
+   case: in a real fleet most cards have one owner over all time, the fast path).
+5. With --card-index-cost: the same topic into a third database without the index on
+   (sim_card_id, time) that re-attribution reads by: what that index costs ingest.
+6. Bad records: the same events with one in ten (`--bad-share`) replaced by a hostile record
    (rotating through not-JSON, a missing field, a negative count, a naive date, a duplicate
    key, a deeply nested value, a 2 KB string), in a second topic; the worker on it runs
    interleaved with the clean runs and its rate is printed as a share of the clean rate.
@@ -33,7 +39,7 @@ import sys
 import tempfile
 import time
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -46,7 +52,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from ingest.events import EARLIEST, Event, parse_event  # noqa: E402
-from ingest.inventory import import_inventory_file  # noqa: E402
+from ingest.inventory import change_owners, import_inventory_file  # noqa: E402
 from ingest.producer import REFERENCE_EVENTS, reference_events  # noqa: E402
 from simusage import migration  # noqa: E402
 from simusage.settings import load_settings  # noqa: E402
@@ -135,6 +141,21 @@ def end_offsets(topic: str, partitions: int) -> dict[int, int]:
     ends = consumer.end_offsets([TopicPartition(topic, p) for p in range(partitions)])
     consumer.close()
     return {tp.partition: offset for tp, offset in ends.items()}
+
+
+def prepare_history(url: str) -> None:
+    """Migrate and import the inventory, then move every card away and back within the month
+    of the reference events (2020-02): each card then has three periods."""
+    settings = load_settings(DATABASE_URL=url, SIMUSAGE_STORAGE_MODE="postgres")
+    migration.upgrade(settings)
+    import_inventory_file(settings, INVENTORY)
+    with psycopg.connect(url) as connection:
+        owners = dict(connection.execute("SELECT sim_card_id, organization_id FROM inventory").fetchall())
+        now = datetime.now(UTC)
+        change_owners(connection, {sim: f"{org}-b" for sim, org in owners.items()},
+                      datetime(2020, 2, 10, 12, 30, tzinfo=UTC), now)
+        change_owners(connection, owners, datetime(2020, 2, 20, tzinfo=UTC), now)
+        connection.execute("DELETE FROM reattribution")  # no usage yet: nothing to attribute again
 
 
 def run_worker(url: str, topic: str, ends: dict[int, int], batch_size: int) -> tuple[float, float, int]:
@@ -226,20 +247,35 @@ def main() -> int:
     parser.add_argument("--sample", type=int, default=20_000, help="rows for the one-INSERT-per-event baseline")
     parser.add_argument("--batch-size", type=int, default=load_settings().batch_size,
                         help="the worker's SIMUSAGE_BATCH_SIZE (default: the setting's default)")
+    parser.add_argument("--no-history", action="store_true", help="skip the ownership-history run")
+    parser.add_argument("--card-index-cost", action="store_true",
+                        help="also run without the (sim_card_id, time) index of usage")
     parser.add_argument("--bad-share", type=float, default=0.10,
                         help="share of hostile records in the second topic (0: no such run)")
     arguments = parser.parse_args()
 
     database = f"simusage_bench_{uuid.uuid4().hex[:8]}"
+    history_database = f"{database}_history"
+    bare_database = f"{database}_bare"
     with psycopg.connect(SERVER, autocommit=True) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+        for name in (database, history_database, bare_database):
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     url = url_of(database)
+    history_url = url_of(history_database)
+    bare_url = url_of(bare_database)
     topic = f"bench-ingest-{uuid.uuid4().hex[:8]}"
     bad_topic = f"{topic}-bad"
     try:
         settings = load_settings(DATABASE_URL=url, SIMUSAGE_STORAGE_MODE="postgres")
         migration.upgrade(settings)
         import_inventory_file(settings, INVENTORY)
+        prepare_history(history_url)
+        if arguments.card_index_cost:
+            bare_settings = load_settings(DATABASE_URL=bare_url, SIMUSAGE_STORAGE_MODE="postgres")
+            migration.upgrade(bare_settings)
+            import_inventory_file(bare_settings, INVENTORY)
+            with psycopg.connect(bare_url) as connection:
+                connection.execute("DROP INDEX usage_sim_card_time")
         with psycopg.connect(url) as connection:
             owners = dict(connection.execute("SELECT sim_card_id, organization_id FROM inventory").fetchall())
         events = fill_topic(topic, arguments.partitions, reference_run_events(arguments.events))
@@ -259,9 +295,13 @@ def main() -> int:
             for moment, sim, owner, used in rows:
                 text.write(f"{moment.isoformat()}\t{sim}\t{owner or chr(92) + 'N'}\t{used}\n")
         # Interleaved, so that the worker and its ceiling see the same conditions on a shared box.
-        worker, psql, binary, bad_worker = [], [], [], []
+        worker, psql, binary, bad_worker, history_worker, bare_worker = [], [], [], [], [], []
         for _ in range(arguments.repeat):
             worker.append(run_worker(url, topic, ends, arguments.batch_size))
+            if not arguments.no_history:
+                history_worker.append(run_worker(history_url, topic, ends, arguments.batch_size))
+            if arguments.card_index_cost:
+                bare_worker.append(run_worker(bare_url, topic, ends, arguments.batch_size))
             if arguments.bad_share > 0:
                 bad_worker.append(run_worker(url, bad_topic, bad_ends, arguments.batch_size))
             psql.append(psql_copy(url, text.name))
@@ -276,7 +316,8 @@ def main() -> int:
         each = [inserts(url, sample[: arguments.sample // 4], True) for _ in range(arguments.repeat)]
     finally:
         with psycopg.connect(SERVER, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database)))
+            for name in (database, history_database, bare_database):
+                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         try:
             admin = KafkaAdminClient(bootstrap_servers=KAFKA)
             admin.delete_topics([topic, f"{topic}.dlq", bad_topic, f"{bad_topic}.dlq"])
@@ -302,6 +343,21 @@ def main() -> int:
           f"binary: {[round(t, 2) for t in binary]}")
     floor_ok = worker_rate >= 50_000 and worker_rate >= ceiling / 3
     print(f"floors (>= 50,000 events/s and >= 1/3 of psql \\copy): {'met' if floor_ok else 'NOT met'}")
+    if history_worker:
+        if any(count != len(rows) for _, _, count in history_worker):
+            raise SystemExit("the worker wrote other rows than the valid events (history run)")
+        history_rate = events_count / statistics.median(t for t, _, _ in history_worker)
+        share = history_rate / worker_rate
+        print(f"\nevery card moved twice in the month: {history_rate:,.0f} events/s end to end, "
+              f"{share:.2f} of the same run's rate with one owner per card "
+              f"(runs (s): {[round(t, 2) for t, _, _ in history_worker]})")
+        history_ok = share >= 0.95
+        print(f"floor (>= 0.95 of the rate without ownership history): {'met' if history_ok else 'NOT met'}")
+        floor_ok = floor_ok and history_ok
+    if bare_worker:
+        bare_rate = events_count / statistics.median(t for t, _, _ in bare_worker)
+        print(f"\nwithout the (sim_card_id, time) index: {bare_rate:,.0f} events/s end to end; with it "
+              f"{worker_rate / bare_rate:.2f} of that (runs (s): {[round(t, 2) for t, _, _ in bare_worker]})")
     if bad_worker:
         bad_rate = sum(bad_ends.values()) / statistics.median(t for t, _, _ in bad_worker)
         share = bad_rate / worker_rate

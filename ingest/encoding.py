@@ -48,33 +48,37 @@ def _text(value: str | None) -> bytes:
 
 class RowEncoder:
     """Encodes usage rows; caches the id-and-organization fields of each card with one owner
-    over all time, and of each (card, owner) of the others."""
+    over all time, and of each hour that one owner held whole for the others."""
 
     def __init__(self, owners: Owners) -> None:
         self.owners = owners
         self._tails: dict[str, bytes] = {}
-        self._owned_tails: dict[tuple[str, str | None], bytes] = {}
+        self._hour_tails: dict[tuple[str, int], bytes] = {}
 
     def _tail(self, sim: str, time_us: int) -> bytes:
         owners = self.owners
         if sim not in owners.changes:
             tail = self._tails[sim] = _text(sim) + _text(owners.constant.get(sim))
             return tail
-        owner = owners.at(sim, time_us)
-        tail = self._owned_tails.get((sim, owner))
-        if tail is None:
-            tail = self._owned_tails[sim, owner] = _text(sim) + _text(owner)
+        hour = time_us // HOUR_US
+        owner, whole = owners.of_hour(sim, hour)
+        if not whole:  # the card changed hands in this hour: by the event's own time
+            return _text(sim) + _text(owners.at(sim, time_us))
+        tail = self._hour_tails[sim, hour] = _text(sim) + _text(owner)
         return tail
 
     def usage(self, times: list[int], sims: list[str], counts: list[int]) -> bytes:
         """The COPY stream of usage rows (time, bytes_used, sim_card_id, organization_id)."""
         pack, tails_get, epoch = _USAGE_START.pack, self._tails.get, POSTGRES_EPOCH_US
+        hour_tails_get = self._hour_tails.get
         rows = [COPY_HEADER]
         add = rows.append
         for time_us, sim, bytes_used in zip(times, sims, counts):
             tail = tails_get(sim)
             if tail is None:
-                tail = self._tail(sim, time_us)
+                tail = hour_tails_get((sim, time_us // HOUR_US))
+                if tail is None:
+                    tail = self._tail(sim, time_us)
             add(pack(4, 8, time_us - epoch, 8, bytes_used) + tail)
         add(COPY_TRAILER)
         return b"".join(rows)

@@ -29,22 +29,22 @@ class InventoryError(Exception):
     """The inventory change cannot be made; nothing was written."""
 
 
-def checked_organization_id(value: object, where: str) -> str:
+def checked_organization_id(value: object, where: str, name: str = "'org-id'") -> str:
     """An organization id as the API can name it, or InventoryError."""
     if not isinstance(value, str) or not value.strip():
-        raise InventoryError(f"{where}: 'org-id' must be a non-empty string")
+        raise InventoryError(f"{where}: {name} must be a non-empty string")
     if len(value) > MAX_ORGANIZATION_ID or not value.isprintable() or value != value.strip():
         raise InventoryError(
-            f"{where}: 'org-id' must be at most {MAX_ORGANIZATION_ID} printable characters, "
+            f"{where}: {name} must be at most {MAX_ORGANIZATION_ID} printable characters, "
             "without surrounding spaces"
         )
     return value
 
 
-def checked_sim_card_id(value: object, where: str) -> str:
+def checked_sim_card_id(value: object, where: str, name: str = "'sim-card-id'") -> str:
     """A SIM card id (1 to 32 digits), or InventoryError."""
     if not isinstance(value, str) or not SIM_CARD_ID.fullmatch(value):
-        raise InventoryError(f"{where}: 'sim-card-id' must be a string of 1 to 32 digits")
+        raise InventoryError(f"{where}: {name} must be a string of 1 to 32 digits")
     return value
 
 
@@ -199,7 +199,7 @@ def move_card(settings, sim_card_id: str, organization_id: str, effective: str) 
     """Give one card to an organization from effective on (the re-attribution is queued)."""
     now = datetime.now(UTC)
     owners = {
-        checked_sim_card_id(sim_card_id, "the card"): checked_organization_id(organization_id, "the organization")
+        checked_sim_card_id(sim_card_id, "move", "CARD"): checked_organization_id(organization_id, "move", "ORG")
     }
     with psycopg.connect(settings.database_url) as connection:
         return change_owners(connection, owners, parse_effective(effective, now), now)
@@ -207,7 +207,7 @@ def move_card(settings, sim_card_id: str, organization_id: str, effective: str) 
 
 def card_periods(settings, sim_card_id: str) -> list[Period]:
     """The card's periods, oldest first."""
-    checked_sim_card_id(sim_card_id, "the card")
+    checked_sim_card_id(sim_card_id, "show", "CARD")
     with psycopg.connect(settings.database_url) as connection:
         return _periods_of(connection, [sim_card_id])[sim_card_id]
 

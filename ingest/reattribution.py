@@ -227,5 +227,5 @@ def run_reattribution(settings, out=None) -> int:
     with psycopg.connect(settings.database_url, autocommit=True) as connection:
         done = run_pending(connection, report)
     moved = sum(progress.moved_events for progress in done)
-    print(f"re-attribution done: {len(done)} changes, {moved} events attributed again", file=out)
+    print(f"re-attribution done: {len(done)} job(s), {moved} events attributed again", file=out)
     return 0

@@ -53,7 +53,7 @@ def _inventory_change(arguments: argparse.Namespace, settings: Settings, change,
     except InventoryError as error:
         print(f"simusage inventory {arguments.inventory_command}: {error}", file=sys.stderr)
         return 2
-    print(f"{source}: {done.cards} SIM cards, {done.changed} of them changed hands")
+    print(f"{source}: {done.changed} of {done.cards} SIM card(s) given a new owner")
     return _inventory_reattribute(arguments, settings)
 
 

@@ -145,7 +145,7 @@ def test_a_bad_change_is_refused_as_a_whole(
 def test_move_names_the_card_and_show_prints_its_periods(postgres_database: str, tmp_path: Path) -> None:
     settings = settings_for(postgres_database)
     import_inventory_file(settings, write_file(tmp_path, {"7": "a"}))
-    with pytest.raises(InventoryError, match="the card"):
+    with pytest.raises(InventoryError, match="move: CARD must be"):
         move_card(settings, "7x", "b", "2024-01-01T00:00:00Z")
     move_card(settings, "7", "b", "2024-01-01T00:00:00+01:00")
     lines = [describe_period(p) for p in reversed(card_periods(settings, "7"))]

@@ -151,7 +151,7 @@ def test_a_killed_reattribution_resumes_exactly(postgres_database: str) -> None:
         assert len(left) == 1  # killed in the middle: the job is still queued, partly done
     finished = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr
-    assert "re-attribution done: 1 changes" in finished.stderr
+    assert "re-attribution done: 1 job(s)" in finished.stderr
     with psycopg.connect(postgres_database, autocommit=True) as connection:
         assert connection.execute(MISATTRIBUTED).fetchone() == (0,)
         assert database_totals(connection) == raw_totals(connection)
