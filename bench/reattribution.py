@@ -47,7 +47,7 @@ from simusage.settings import load_settings  # noqa: E402
 GENERATE = """
     INSERT INTO usage (time, sim_card_id, organization_id, bytes_used)
     SELECT %(start)s::timestamptz + minute * interval '1 minute', card, %(organization)s,
-           (minute * 7919 + length(card)) %% 100000
+           (minute::bigint * 7919 + length(card)) %% 100000
     FROM unnest(%(cards)s::text[]) AS card, generate_series(0, %(minutes)s - 1) AS minute
 """
 REBUILD = [
@@ -76,7 +76,7 @@ EXACT = """
 def committed(url: str, topic: str) -> int:
     with psycopg.connect(url) as connection:
         return connection.execute(
-            "SELECT coalesce(sum(next_offset), 0) FROM kafka_offset WHERE topic = %s", (topic,)
+            "SELECT coalesce(sum(next_offset), 0)::bigint FROM kafka_offset WHERE topic = %s", (topic,)
         ).fetchone()[0]
 
 
