@@ -46,6 +46,9 @@ def _text(value: str | None) -> bytes:
     return _LENGTH.pack(len(encoded)) + encoded
 
 
+MAX_HOUR_TAILS = 100_000  # about 10 MB of cached fields
+
+
 class RowEncoder:
     """Encodes usage rows; caches the id-and-organization fields of each card with one owner
     over all time, and of each hour that one owner held whole for the others."""
@@ -64,6 +67,8 @@ class RowEncoder:
         owner, whole = owners.of_hour(sim, hour)
         if not whole:  # the card changed hands in this hour: by the event's own time
             return _text(sim) + _text(owners.at(sim, time_us))
+        if len(self._hour_tails) >= MAX_HOUR_TAILS:
+            self._hour_tails.clear()  # years of backfill of moved cards must not grow memory
         tail = self._hour_tails[sim, hour] = _text(sim) + _text(owner)
         return tail
 
