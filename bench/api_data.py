@@ -23,6 +23,21 @@ START = datetime(2022, 1, 1, tzinfo=UTC)
 ORGANIZATION_ID = "bench"
 DAY = START + timedelta(days=12)
 
+# The four rollups from the raw rows, as ingest leaves them; per-card rows carry the
+# organization the usage is attributed to ('' for none). Also used by bench/reattribution.py.
+ROLLUPS_FROM_RAW = [
+    """INSERT INTO usage_sim_card_hourly (bucket, sim_card_id, organization_id, bytes_used,
+       event_count) SELECT date_trunc('hour', time, 'UTC'), sim_card_id,
+       coalesce(organization_id, ''), sum(bytes_used), count(*) FROM usage GROUP BY 1, 2, 3""",
+    """INSERT INTO usage_sim_card_daily (bucket, sim_card_id, organization_id, bytes_used,
+       event_count) SELECT date_trunc('day', bucket, 'UTC'), sim_card_id, organization_id,
+       sum(bytes_used), sum(event_count) FROM usage_sim_card_hourly GROUP BY 1, 2, 3""",
+    """INSERT INTO usage_organization_hourly SELECT date_trunc('hour', time, 'UTC'), organization_id,
+       sum(bytes_used), count(*) FROM usage WHERE organization_id IS NOT NULL GROUP BY 1, 2""",
+    """INSERT INTO usage_organization_daily SELECT date_trunc('day', bucket, 'UTC'), organization_id,
+       sum(bytes_used), sum(event_count) FROM usage_organization_hourly GROUP BY 1, 2""",
+]
+
 LOAD = [
     "SET work_mem = '256MB'",
     "SET synchronous_commit = off",
@@ -40,17 +55,7 @@ LOAD = [
     """INSERT INTO ownership (sim_card_id, organization_id, valid_from)
        SELECT sim_card_id, organization_id, '1970-01-01 00:00:00+00' FROM inventory""",
     "INSERT INTO sim_card_seen (sim_card_id) SELECT sim_card_id FROM inventory",
-    # The per-card rollups carry the organization the usage is attributed to ('' for none).
-    """INSERT INTO usage_sim_card_hourly (bucket, sim_card_id, organization_id, bytes_used,
-       event_count) SELECT date_trunc('hour', time, 'UTC'), sim_card_id,
-       coalesce(organization_id, ''), sum(bytes_used), count(*) FROM usage GROUP BY 1, 2, 3""",
-    """INSERT INTO usage_sim_card_daily (bucket, sim_card_id, organization_id, bytes_used,
-       event_count) SELECT date_trunc('day', bucket, 'UTC'), sim_card_id, organization_id,
-       sum(bytes_used), sum(event_count) FROM usage_sim_card_hourly GROUP BY 1, 2, 3""",
-    """INSERT INTO usage_organization_hourly SELECT date_trunc('hour', time, 'UTC'), organization_id,
-       sum(bytes_used), count(*) FROM usage GROUP BY 1, 2""",
-    """INSERT INTO usage_organization_daily SELECT date_trunc('day', bucket, 'UTC'), organization_id,
-       sum(bytes_used), sum(event_count) FROM usage_organization_hourly GROUP BY 1, 2""",
+    *ROLLUPS_FROM_RAW,
 ]
 
 

@@ -38,6 +38,7 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.api_data import ROLLUPS_FROM_RAW  # noqa: E402
 from bench.ingest import INVENTORY, KAFKA, SERVER, end_offsets, fill_topic, reference_run_events, url_of  # noqa: E402
 from ingest.inventory import change_owners, import_inventory_file  # noqa: E402
 from ingest.reattribution import run_pending  # noqa: E402
@@ -52,18 +53,7 @@ GENERATE = """
 """
 REBUILD = [
     "TRUNCATE usage_sim_card_hourly, usage_sim_card_daily, usage_organization_hourly, usage_organization_daily",
-    """INSERT INTO usage_sim_card_hourly (bucket, sim_card_id, organization_id, bytes_used, event_count)
-       SELECT date_trunc('hour', time, 'UTC'), sim_card_id, coalesce(organization_id, ''),
-              sum(bytes_used), count(*) FROM usage GROUP BY 1, 2, 3""",
-    """INSERT INTO usage_sim_card_daily (bucket, sim_card_id, organization_id, bytes_used, event_count)
-       SELECT date_trunc('day', bucket, 'UTC'), sim_card_id, organization_id, sum(bytes_used),
-              sum(event_count) FROM usage_sim_card_hourly GROUP BY 1, 2, 3""",
-    """INSERT INTO usage_organization_hourly (bucket, organization_id, bytes_used, event_count)
-       SELECT bucket, organization_id, sum(bytes_used), sum(event_count)
-       FROM usage_sim_card_hourly WHERE organization_id <> '' GROUP BY 1, 2""",
-    """INSERT INTO usage_organization_daily (bucket, organization_id, bytes_used, event_count)
-       SELECT bucket, organization_id, sum(bytes_used), sum(event_count)
-       FROM usage_sim_card_daily WHERE organization_id <> '' GROUP BY 1, 2""",
+    *ROLLUPS_FROM_RAW,
     "ANALYZE",
 ]
 EXACT = """

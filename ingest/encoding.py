@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ingest.batch import Aggregates, Batch, aggregate
 from ingest.events import HOUR_US
@@ -31,10 +32,20 @@ _USAGE_START = struct.Struct(">hiqiq")
 _STAGE_START = struct.Struct(">hihiqiqiq")
 _NO_ORGANIZATION = b"\x00\x00\x00\x00"  # '' : an organization's own rows, or a card's unowned usage
 
+class RollupKind(NamedTuple):
+    """One rollup relation: its table, key column, Aggregates attribute, bucket width, subject."""
+
+    table: str
+    key: str
+    attribute: str
+    unit_us: int
+    subject: str
+
+
 # The rollup relations, in the order every worker writes (and so locks) them.
 ROLLUP_KINDS = tuple(
-    (RELATIONS[subject, granularity], KEY_COLUMNS[subject], f"{subject}_{granularity.lower()}",
-     HOUR_US if granularity == HOURLY else DAY_US)
+    RollupKind(RELATIONS[subject, granularity], KEY_COLUMNS[subject], f"{subject}_{granularity.lower()}",
+               HOUR_US if granularity == HOURLY else DAY_US, subject)
     for granularity in (HOURLY, DAILY) for subject in (SIM_CARD, ORGANIZATION)
 )
 
@@ -96,13 +107,13 @@ def rollup_stage(aggregates: Aggregates) -> bytes:
     texts: dict[object, bytes] = {}
     rows = [COPY_HEADER]
     add = rows.append
-    for kind, (_, _, attribute, unit_us) in enumerate(ROLLUP_KINDS):
-        for (key, bucket), (bytes_used, events) in getattr(aggregates, attribute).items():
+    for kind, rollup in enumerate(ROLLUP_KINDS):
+        card, unit_us = rollup.subject == SIM_CARD, rollup.unit_us
+        for (key, bucket), (bytes_used, events) in getattr(aggregates, rollup.attribute).items():
             fields = texts.get(key)
-            if fields is None:
+            if fields is None:  # a card's key is (card, owner), an organization's its id
                 fields = texts[key] = (
-                    _text(key[0]) + _text(key[1]) if isinstance(key, tuple)
-                    else _text(key) + _NO_ORGANIZATION
+                    _text(key[0]) + _text(key[1]) if card else _text(key) + _NO_ORGANIZATION
                 )
             add(pack(6, 2, kind, 8, bucket * unit_us - epoch, 8, bytes_used, 8, events) + fields)
     add(COPY_TRAILER)

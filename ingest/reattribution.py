@@ -163,10 +163,10 @@ def _step(connection: psycopg.Connection, postgres: bool, cards: list[str], star
     return moved
 
 
-def run_job(connection: psycopg.Connection, job: int,
+def run_job(connection: psycopg.Connection, job: int, postgres: bool,
             report: Callable[[Progress], None] = lambda progress: None) -> Progress | None:
-    """Run one job to its end in windows, each its own transaction; None if it is gone."""
-    postgres = storage_mode(connection) == "postgres"
+    """Run one job to its end in windows, each its own transaction; None if it is gone.
+    postgres: the storage mode is PostgreSQL (else TimescaleDB)."""
     with connection.transaction():
         found = connection.execute(JOB, (job,)).fetchone()
         if found is None:
@@ -201,11 +201,12 @@ def run_pending(connection: psycopg.Connection,
     """Run every queued job, oldest first, then refresh the continuous aggregates they touched
     (TimescaleDB mode). The connection must be in autocommit mode."""
     done = []
+    postgres = storage_mode(connection) == "postgres"
     for (job,) in connection.execute(JOBS).fetchall():
-        progress = run_job(connection, job, report)
+        progress = run_job(connection, job, postgres, report)
         if progress is not None:
             done.append(progress)
-    if storage_mode(connection) == "timescaledb":
+    if not postgres:
         refresh_pending(connection)
     return done
 

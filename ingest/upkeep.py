@@ -38,10 +38,12 @@ class Upkeep:
 
     def install(self, owners: Owners) -> None:
         """Encode from now on by this history (unless the one in use is newer)."""
-        if owners.version >= self.owners.version and owners != self.owners:
-            self.owners, self.encoder = owners, RowEncoder(owners)
-        elif owners.version > self.owners.version:
+        if owners.version < self.owners.version:
+            return  # a reload that started before a newer history was installed
+        if owners == self.owners:  # the same periods: keep the encoder and its caches
             self.owners = self.encoder.owners = owners
+        else:
+            self.owners, self.encoder = owners, RowEncoder(owners)
 
     def reload(self) -> None:
         """Reload the inventory now (waiting for the database thread)."""

@@ -18,7 +18,7 @@ from psycopg import sql
 from ingest.aggregate_refresh import record_late_ranges
 from ingest.encoding import EMPTY_STREAM, ROLLUP_KINDS, BatchWrite
 from ingest.events import EARLIEST
-from simusage.storage import KEY_COLUMNS, ORGANIZATION, SIM_CARD
+from simusage.storage import ORGANIZATION, SIM_CARD
 
 
 class OffsetConflict(Exception):
@@ -211,22 +211,22 @@ def upsert_rollups(connection: psycopg.Connection, write: BatchWrite) -> None:
     if write.stage_stream is not None:
         with connection.cursor().copy(COPY_STAGE) as copy:
             copy.write(write.stage_stream)
-    for kind, (table, key, attribute, unit_us) in enumerate(ROLLUP_KINDS):
-        subject = SIM_CARD if key == KEY_COLUMNS[SIM_CARD] else ORGANIZATION
-        names = {"table": sql.Identifier(table), "key": sql.Identifier(key)}
+    for kind, rollup in enumerate(ROLLUP_KINDS):
+        names = {"table": sql.Identifier(rollup.table), "key": sql.Identifier(rollup.key)}
         if write.stage_stream is not None:
-            connection.execute(UPSERT_FROM_STAGE[subject].format(**names), (kind,))
+            connection.execute(UPSERT_FROM_STAGE[rollup.subject].format(**names), (kind,))
             continue
-        rows = write.aggregates.rows(attribute)
+        rows = write.aggregates.rows(rollup.attribute)
         if not rows:
             continue
         keys, buckets, bytes_used, events = (list(column) for column in zip(*rows))
-        if subject == SIM_CARD:
+        if rollup.subject == SIM_CARD:
             sims, owners = (list(column) for column in zip(*keys))
             arrays = (sims, owners, buckets, bytes_used, events)
         else:
             arrays = (keys, buckets, bytes_used, events)
-        connection.execute(UPSERT_FROM_ARRAYS[subject].format(**names), (unit_us // 1_000_000, *arrays))
+        connection.execute(UPSERT_FROM_ARRAYS[rollup.subject].format(**names),
+                           (rollup.unit_us // 1_000_000, *arrays))
 
 
 def write_batch(

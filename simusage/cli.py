@@ -30,22 +30,18 @@ def _migrate(arguments: argparse.Namespace, settings: Settings) -> int:
 def _inventory_import(arguments: argparse.Namespace, settings: Settings) -> int:
     from ingest.inventory import import_inventory_file
 
-    def change():
-        return import_inventory_file(settings, Path(arguments.file), arguments.effective)
-
-    return _inventory_change(arguments, settings, change, f"{arguments.file}")
+    return _inventory_change(arguments, settings, arguments.file, lambda: import_inventory_file(
+        settings, Path(arguments.file), arguments.effective))
 
 
 def _inventory_move(arguments: argparse.Namespace, settings: Settings) -> int:
     from ingest.inventory import move_card
 
-    def change():
-        return move_card(settings, arguments.card, arguments.organization, arguments.effective)
-
-    return _inventory_change(arguments, settings, change, f"SIM card {arguments.card}")
+    return _inventory_change(arguments, settings, f"SIM card {arguments.card}", lambda: move_card(
+        settings, arguments.card, arguments.organization, arguments.effective))
 
 
-def _inventory_change(arguments: argparse.Namespace, settings: Settings, change, source: str) -> int:
+def _inventory_change(arguments: argparse.Namespace, settings: Settings, source: str, change) -> int:
     from ingest.inventory import InventoryError
 
     try:

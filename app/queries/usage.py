@@ -65,23 +65,19 @@ def _pages(rows, keys: Sequence[str]) -> dict[str, list[Bucket]]:
     return pages
 
 
+def _statements(scope: str | None, every: dict, scoped: dict) -> dict:
+    return every if scope is None else scoped
+
+
 async def fetch_pages(
     database: Database, subject: str, granularity: str, scope: str | None,
     keys: Sequence[str], lower: int, upper: int,
 ) -> dict[str, list[Bucket]]:
     """Every stored bucket of each key in [lower, upper), in time order; scope: only the usage
     attributed to that organization (None: all of it)."""
-    parameters = [list(keys), utc(lower), utc(upper)]
-    if scope is None:
-        statement = PAGE_STATEMENTS[subject, granularity]
-    else:
-        statement = SCOPED_PAGE_STATEMENTS[subject, granularity]
-        parameters.append(scope)
+    statement = _statements(scope, PAGE_STATEMENTS, SCOPED_PAGE_STATEMENTS)[subject, granularity]
+    parameters = [list(keys), utc(lower), utc(upper)] + ([] if scope is None else [scope])
     return _pages(await database.fetch_all(statement, parameters), keys)
-
-
-def _statements(scope: str | None, every: dict, scoped: dict) -> dict:
-    return every if scope is None else scoped
 
 
 async def fetch_sparse_pages(

@@ -84,7 +84,6 @@ COUNTS = """
 """
 
 
-
 def _scope(scoped: bool, placeholder: sql.Placeholder) -> sql.Composable:
     return sql.SQL(OF_ONE_ORGANIZATION).format(organization=placeholder) if scoped else sql.SQL("")
 

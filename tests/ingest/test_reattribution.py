@@ -23,6 +23,7 @@ from ingest.writer import (
     copy_works, lock_ownership_version, prepare_connection, storage_mode, write_batch,
 )
 from simusage import migration
+from tests.app.usage_data import rebuild_rollups
 from tests.conftest import RESET_PGLITE, _copy_of, settings_for
 from tests.ingest.helpers import batch_of, database_totals, expected_totals, raw_totals, value
 
@@ -135,8 +136,7 @@ def test_a_killed_reattribution_resumes_exactly(postgres_database: str) -> None:
         run_pending(connection)
         connection.execute(GENERATE_USAGE, {"start": START - timedelta(days=60), "minutes": 60 * 24 * 60,
                                             "cards": cards})
-        for statement in REBUILD_ROLLUPS:
-            connection.execute(statement)
+        rebuild_rollups(connection)
         with connection.transaction():
             change_owners(connection, dict.fromkeys(cards, "org-b"), START - timedelta(days=59, hours=1), NOW)
     environment = {**os.environ, "DATABASE_URL": postgres_database}
@@ -158,22 +158,3 @@ def test_a_killed_reattribution_resumes_exactly(postgres_database: str) -> None:
         moved = connection.execute(
             "SELECT count(*) FROM usage WHERE organization_id = 'org-b'").fetchone()[0]
         assert moved == 4 * (60 * 24 * 60 - 23 * 60)  # from 59 days and 1 hour before START
-
-
-# The rollups recomputed from the raw rows, as the migration does.
-REBUILD_ROLLUPS = [
-    "DELETE FROM usage_sim_card_hourly", "DELETE FROM usage_sim_card_daily",
-    "DELETE FROM usage_organization_hourly", "DELETE FROM usage_organization_daily",
-    """INSERT INTO usage_sim_card_hourly (bucket, sim_card_id, organization_id, bytes_used, event_count)
-       SELECT date_trunc('hour', time, 'UTC'), sim_card_id, coalesce(organization_id, ''), sum(bytes_used), count(*)
-       FROM usage GROUP BY 1, 2, 3""",
-    """INSERT INTO usage_sim_card_daily (bucket, sim_card_id, organization_id, bytes_used, event_count)
-       SELECT date_trunc('day', time, 'UTC'), sim_card_id, coalesce(organization_id, ''), sum(bytes_used), count(*)
-       FROM usage GROUP BY 1, 2, 3""",
-    """INSERT INTO usage_organization_hourly (bucket, organization_id, bytes_used, event_count)
-       SELECT date_trunc('hour', time, 'UTC'), organization_id, sum(bytes_used), count(*)
-       FROM usage WHERE organization_id IS NOT NULL GROUP BY 1, 2""",
-    """INSERT INTO usage_organization_daily (bucket, organization_id, bytes_used, event_count)
-       SELECT date_trunc('day', time, 'UTC'), organization_id, sum(bytes_used), count(*)
-       FROM usage WHERE organization_id IS NOT NULL GROUP BY 1, 2""",
-]

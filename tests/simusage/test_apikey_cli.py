@@ -14,16 +14,6 @@ from simusage.settings import get_settings
 ALL_COLUMNS_AS_TEXT = "SELECT row_to_json(api_key)::text FROM api_key"
 
 
-@pytest.fixture
-def database(postgres_database: str, monkeypatch: pytest.MonkeyPatch, tmp_path) -> str:
-    """The test database as the command's DATABASE_URL."""
-    monkeypatch.chdir(tmp_path)  # no stray .env
-    monkeypatch.setenv("DATABASE_URL", postgres_database)
-    get_settings.cache_clear()
-    yield postgres_database
-    get_settings.cache_clear()
-
-
 def run(capsys: pytest.CaptureFixture, *arguments: str) -> tuple[int, str, str]:
     """Run `simusage apikey ...`: exit status, stdout, stderr."""
     status = cli.main(["apikey", *arguments])
