@@ -31,6 +31,7 @@ class PageKey:
 
     subject: str
     granularity: str
+    zone: str  # the IANA zone of local days and months
     scope: str | None  # only the usage attributed to this organization; None: all of it
     key: str
     lower: int
@@ -43,6 +44,7 @@ class SparsePageKey:
 
     subject: str
     granularity: str
+    zone: str
     scope: str | None
     key: str
     lower: int
@@ -68,6 +70,7 @@ class CountsKey:
 
     subject: str
     granularity: str
+    zone: str
     scope: str | None
     key: str
     start: int
@@ -159,9 +162,9 @@ class Loaders:
     def pages(self) -> DataLoader[PageKey, list[usage.Bucket]]:
         """Dense pages of usage."""
         async def fetch(group: tuple, keys: list[str]) -> dict[str, list[usage.Bucket]]:
-            subject, granularity, scope, lower, upper = group
+            subject, granularity, zone, scope, lower, upper = group
             return await usage.fetch_pages(
-                self.database, subject, granularity, scope, keys, lower, upper
+                self.database, (subject, granularity, zone), scope, keys, lower, upper
             )
 
         return SharedLoader(grouped(fetch))
@@ -170,9 +173,10 @@ class Loaders:
     def sparse_pages(self) -> DataLoader[SparsePageKey, list[usage.Bucket]]:
         """skipEmpty pages of usage."""
         async def fetch(group: tuple, keys: list[str]) -> dict[str, list[usage.Bucket]]:
-            subject, granularity, scope, lower, upper, limit, backward = group
+            subject, granularity, zone, scope, lower, upper, limit, backward = group
             return await usage.fetch_sparse_pages(
-                self.database, subject, granularity, scope, keys, lower, upper, limit, backward
+                self.database, (subject, granularity, zone), scope, keys, lower, upper, limit,
+                backward,
             )
 
         return SharedLoader(grouped(fetch))
@@ -190,9 +194,9 @@ class Loaders:
     def counts(self) -> DataLoader[CountsKey, tuple[int, int, int]]:
         """Counts of non-empty buckets."""
         async def fetch(group: tuple, keys: list[str]) -> dict[str, tuple[int, int, int]]:
-            subject, granularity, scope, start, end, lower, upper = group
+            subject, granularity, zone, scope, start, end, lower, upper = group
             return await usage.fetch_counts(
-                self.database, subject, granularity, scope, keys, start, end, lower, upper
+                self.database, (subject, granularity, zone), scope, keys, start, end, lower, upper
             )
 
         return SharedLoader(grouped(fetch))

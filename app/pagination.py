@@ -1,6 +1,7 @@
 """Relay pagination, pure: opaque keyset cursors, page sizes, and slices of a bucket grid.
 
-A usage series is a grid of bucket start times [start, end) stepped by the granularity.
+A usage series is a grid of bucket start times [start, end): stepped by the granularity, or
+(local days and months) a CalendarGrid of uneven steps with the same interface.
 Cursors hold a bucket time (or an id), never an offset, so a page stays the same page while
 new data arrives. Times are whole epoch seconds: integer arithmetic cannot overflow a datetime.
 """
@@ -14,6 +15,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from app.calendar import CalendarGrid
 from app.errors import UserInputError
 
 DEFAULT_PAGE_SIZE = 100
@@ -22,6 +24,7 @@ MAX_PAGE_SIZE = 1000
 CURSOR_VERSION = "1"
 HOURLY_CURSOR = "usage-hourly"
 DAILY_CURSOR = "usage-daily"
+MONTHLY_CURSOR = "usage-monthly"
 SIM_CARD_CURSOR = "sim-card"
 ORGANIZATION_CURSOR = "organization"
 OWNERSHIP_CURSOR = "ownership"
@@ -129,12 +132,16 @@ class Grid:
         """Start time of the bucket at index."""
         return self.start + index * self.step
 
+    def starts(self, lower: int, upper: int) -> range:
+        """The bucket starts in [lower, upper), both bucket starts."""
+        return range(lower, upper, self.step)
+
 
 @dataclass(frozen=True)
 class Slice:
     """The buckets that after/before leave, [lower, upper), and the page to take from them."""
 
-    grid: Grid
+    grid: Grid | CalendarGrid
     lower: int
     upper: int
     size: int
@@ -143,16 +150,16 @@ class Slice:
     @property
     def lower_index(self) -> int:
         """Grid index of lower."""
-        return (self.lower - self.grid.start) // self.grid.step
+        return self.grid.index_before(self.lower)
 
     @property
     def upper_index(self) -> int:
         """Grid index of upper."""
-        return (self.upper - self.grid.start) // self.grid.step
+        return self.grid.index_before(self.upper)
 
 
 def slice_grid(
-    grid: Grid,
+    grid: Grid | CalendarGrid,
     kind: str,
     first: int | None = None,
     after: str | None = None,

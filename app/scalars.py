@@ -1,9 +1,9 @@
-"""The contract's two custom scalars: DateTime (RFC 3339, UTC out) and BigInt (decimal string out)."""
+"""The contract's two custom scalars: DateTime (RFC 3339, with an offset out) and BigInt (decimal string out)."""
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime
 from typing import NewType
 
 import strawberry
@@ -20,21 +20,27 @@ _DATE_TIME = re.compile(
 )
 
 BIG_INT_MIN = -(2**63)
+
+
+class WallClockDateTime(datetime):
+    """A DateTime written without offset: UTC, unless its field reads it in a time zone."""
+
 BIG_INT_MAX = 2**63 - 1
 
 
 def serialize_date_time(value: datetime) -> str:
-    """RFC 3339 in UTC with a Z: 2022-02-10T00:00:00Z."""
-    if value.tzinfo is not UTC:  # every bucket start is already in datetime.UTC
-        if value.tzinfo is None:
-            raise ValueError("DateTime cannot represent a naive datetime")
-        value = value.astimezone(UTC)
+    """RFC 3339: in UTC with a Z (2022-02-10T00:00:00Z), or with the offset of the value's zone."""
+    if value.tzinfo is None:
+        raise ValueError("DateTime cannot represent a naive datetime")
     text = value.isoformat()
-    return text[:-6] + "Z"  # isoformat of a UTC datetime ends with +00:00
+    if value.tzinfo is UTC:
+        return text[:-6] + "Z"  # isoformat of a UTC datetime ends with +00:00
+    return text
 
 
 def parse_date_time(value: object) -> datetime:
-    """An aware UTC datetime from a date, a naive date-time (UTC) or one with an offset."""
+    """An aware UTC datetime from a date, a date-time without offset (UTC wall time, marked as
+    such for fields with a timeZone) or one with an offset."""
     if not isinstance(value, str) or not _DATE_TIME.fullmatch(value):
         raise ValueError(
             "DateTime must be an RFC 3339 string such as 2022-02-10T00:00:00Z, "
@@ -43,7 +49,8 @@ def parse_date_time(value: object) -> datetime:
     text = value[:-1] + "+00:00" if value[-1] in "Zz" else value
     try:
         if len(text) == 10:
-            return datetime.combine(date.fromisoformat(text), time(), UTC)
+            day = date.fromisoformat(text)
+            return WallClockDateTime(day.year, day.month, day.day, tzinfo=UTC)
         parsed = datetime.fromisoformat(text)
     except ValueError:
         # Python's own message ("day is out of range for month") is not the API's to show.
@@ -52,7 +59,10 @@ def parse_date_time(value: object) -> datetime:
             "their month, hours 0-23, minutes and seconds 0-59, offsets within ±23:59"
         ) from None
     if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=UTC)
+        return WallClockDateTime(
+            parsed.year, parsed.month, parsed.day, parsed.hour, parsed.minute, parsed.second,
+            parsed.microsecond, tzinfo=UTC,
+        )
     try:
         return parsed.astimezone(UTC)
     except OverflowError:
@@ -83,8 +93,8 @@ DATE_TIME_SCALAR = strawberry.scalar(
     name="DateTime",
     description=(
         "A point in time, RFC 3339 with an offset on output (2022-02-10T00:00:00Z).\n"
-        "Input also accepts a bare date (2022-02-10, read as its midnight UTC) and a\n"
-        "date-time without offset (read as UTC)."
+        "Input also accepts a bare date (2022-02-10, read as its midnight) and a date-time\n"
+        "without offset, both in UTC or in the field's timeZone where it has one."
     ),
     serialize=serialize_date_time,
     parse_value=parse_date_time,

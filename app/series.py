@@ -9,12 +9,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from datetime import UTC, tzinfo
+
+from app.calendar import (
+    MONTHLY,
+    UTC_ZONE,
+    CalendarGrid,
+    calendar_grid,
+    check_whole_hours,
+    in_zone,
+    time_zone,
+)
 from app.context import RequestContext
 from app.errors import UserInputError
 from app.loaders import CountsKey, PageKey, SparsePageKey, TotalsKey
 from app.pagination import (
     DAILY_CURSOR,
     HOURLY_CURSOR,
+    MONTHLY_CURSOR,
     DensePage,
     Grid,
     Slice,
@@ -22,11 +34,11 @@ from app.pagination import (
     encode_cursor,
     slice_grid,
 )
-from app.queries.usage import DAY_SECONDS, HOUR_SECONDS, SIM_CARD, Bucket
+from app.queries.usage import DAILY, DAY_SECONDS, HOUR_SECONDS, HOURLY, SIM_CARD, Bucket
 
-STEPS = {"HOURLY": HOUR_SECONDS, "DAILY": DAY_SECONDS}
-CURSOR_KINDS = {"HOURLY": HOURLY_CURSOR, "DAILY": DAILY_CURSOR}
-UNITS = {"HOURLY": "a whole UTC hour", "DAILY": "a UTC midnight"}
+STEPS = {HOURLY: HOUR_SECONDS, DAILY: DAY_SECONDS}
+CURSOR_KINDS = {HOURLY: HOURLY_CURSOR, DAILY: DAILY_CURSOR, MONTHLY: MONTHLY_CURSOR}
+UNITS = {HOURLY: "a whole UTC hour", DAILY: "a UTC midnight"}
 
 
 def _epoch_seconds(value: datetime, name: str, granularity: str) -> int:
@@ -39,8 +51,12 @@ def _epoch_seconds(value: datetime, name: str, granularity: str) -> int:
     return seconds
 
 
-def usage_grid(start: datetime, end: datetime, granularity: str) -> Grid:
-    """The bucket grid of [start, end), checked: ordered and aligned to the granularity."""
+def usage_grid(start: datetime, end: datetime, granularity: str, zone: tzinfo = UTC) -> Grid | CalendarGrid:
+    """The bucket grid of [start, end) in the zone, checked: ordered and aligned to the
+    granularity (local days and months in the zone; hours are the same hours everywhere)."""
+    if granularity == MONTHLY or (granularity == DAILY and zone is not UTC):
+        return calendar_grid(granularity, zone, start, end)
+    check_whole_hours(zone, (start, end))
     lower = _epoch_seconds(start, "from", granularity)
     upper = _epoch_seconds(end, "to", granularity)
     if lower >= upper:
@@ -65,9 +81,12 @@ class UsageSeries:
 
     def __init__(
         self, context: RequestContext, subject: str, scope: str | None, key: str,
-        granularity: str, grid: Grid, page_slice: Slice, skip_empty: bool,
+        granularity: str, zone_name: str, grid: Grid | CalendarGrid, page_slice: Slice,
+        skip_empty: bool,
     ) -> None:
         self.context = context
+        self.zone_name = zone_name
+        self.zone = time_zone(zone_name)
         self.subject = subject
         self.scope = scope
         self.key = key
@@ -82,18 +101,21 @@ class UsageSeries:
     @classmethod
     def build(
         cls, context: RequestContext, subject: str, key: str, start: datetime, end: datetime,
-        granularity: str, skip_empty: bool, first: int | None, after: str | None,
-        last: int | None, before: str | None,
+        granularity: str, zone_name: str, skip_empty: bool, first: int | None,
+        after: str | None, last: int | None, before: str | None,
     ) -> UsageSeries:
         """Check every argument now, so that bad input fails whatever fields are selected."""
-        grid = usage_grid(start, end, granularity)
+        zone = time_zone(zone_name)
+        grid = usage_grid(in_zone(start, zone), in_zone(end, zone), granularity, zone)
         page_slice = slice_grid(grid, CURSOR_KINDS[granularity], first, after, last, before)
         scope = context.viewer.card_scope() if subject == SIM_CARD else None
-        return cls(context, subject, scope, key, granularity, grid, page_slice, skip_empty)
+        zone_name = UTC_ZONE if zone is UTC else zone_name
+        return cls(context, subject, scope, key, granularity, zone_name, grid, page_slice,
+                   skip_empty)
 
     async def _sparse_rows(self) -> list[Bucket]:
         request = SparsePageKey(
-            self.subject, self.granularity, self.scope, self.key, self.slice.lower,
+            self.subject, self.granularity, self.zone_name, self.scope, self.key, self.slice.lower,
             self.slice.upper, self.slice.size + 1, self.slice.backward,
         )
         if self.slice.size == 0 or self.slice.lower == self.slice.upper:
@@ -102,7 +124,7 @@ class UsageSeries:
 
     async def _counts(self) -> tuple[int, int, int]:
         return await self.context.loaders.counts.load(CountsKey(
-            self.subject, self.granularity, self.scope, self.key, self.grid.start, self.grid.end,
+            self.subject, self.granularity, self.zone_name, self.scope, self.key, self.grid.start, self.grid.end,
             self.slice.lower, self.slice.upper,
         ))
 
@@ -120,13 +142,14 @@ class UsageSeries:
         if page.start == page.end:
             return []
         rows = await self.context.loaders.pages.load(
-            PageKey(self.subject, self.granularity, self.scope, self.key, page.start, page.end)
+            PageKey(self.subject, self.granularity, self.zone_name, self.scope, self.key,
+                    page.start, page.end)
         )
         stored = {row.start: row for row in rows}
         kind = self.kind
         return [
             Edge(encode_cursor(kind, start), stored.get(start) or Bucket(start, 0, 0))
-            for start in range(page.start, page.end, self.grid.step)
+            for start in self.grid.starts(page.start, page.end)
         ]
 
     async def has_previous_page(self) -> bool:
@@ -160,7 +183,8 @@ class UsageSeries:
             page = self._dense
             if page.start == page.end:
                 return None, None
-            return encode_cursor(self.kind, page.start), encode_cursor(self.kind, page.end - self.grid.step)
+            last = self.grid.time(self.grid.index_before(page.end) - 1)
+            return encode_cursor(self.kind, page.start), encode_cursor(self.kind, last)
         rows = (await self._sparse_rows())[: self.slice.size]
         if not rows:
             return None, None

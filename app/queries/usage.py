@@ -11,7 +11,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from app.calendar import MONTHLY, UTC_ZONE
 from app.database import Database
+from app.queries.calendar_statements import (
+    CALENDAR_COUNT_STATEMENTS,
+    CALENDAR_PAGE_STATEMENTS,
+    CALENDAR_SPARSE_PAGE_STATEMENTS,
+    SCOPED_CALENDAR_COUNT_STATEMENTS,
+    SCOPED_CALENDAR_PAGE_STATEMENTS,
+    SCOPED_CALENDAR_SPARSE_PAGE_STATEMENTS,
+)
 from app.queries.usage_statements import (  # bench/ imports PAGE_STATEMENTS from here
     COUNT_STATEMENTS,
     PAGE_STATEMENTS,
@@ -69,31 +78,63 @@ def _statements(scope: str | None, every: dict, scoped: dict) -> dict:
     return every if scope is None else scoped
 
 
+# A series: (subject, granularity, IANA zone of its local days and months).
+Series = tuple[str, str, str]
+
+
+def local_unit(granularity: str, zone: str) -> tuple[str, str | None]:
+    """The aggregate a series reads and the local unit its rows are summed into (None: the
+    aggregate's own buckets): local days from hours, UTC months from UTC days."""
+    if granularity == HOURLY or (granularity == DAILY and zone == UTC_ZONE):
+        return granularity, None
+    unit = "month" if granularity == MONTHLY else "day"
+    return (DAILY if zone == UTC_ZONE else HOURLY), unit
+
+
+def _calendar(series: Series, lower: int, upper: int, scope: str | None) -> dict:
+    _, granularity, zone = series
+    _, unit = local_unit(granularity, zone)
+    return {"unit": unit, "zone": zone, "range_start": utc(lower), "range_end": utc(upper),
+            "organization": scope}
+
+
 async def fetch_pages(
-    database: Database, subject: str, granularity: str, scope: str | None,
+    database: Database, series: Series, scope: str | None,
     keys: Sequence[str], lower: int, upper: int,
 ) -> dict[str, list[Bucket]]:
     """Every stored bucket of each key in [lower, upper), in time order; scope: only the usage
     attributed to that organization (None: all of it)."""
+    subject, granularity, zone = series
+    relation, unit = local_unit(granularity, zone)
+    if unit is not None:
+        statements = _statements(scope, CALENDAR_PAGE_STATEMENTS, SCOPED_CALENDAR_PAGE_STATEMENTS)
+        parameters = {"keys": list(keys), **_calendar(series, lower, upper, scope)}
+        return _pages(await database.fetch_all(statements[subject, relation], parameters), keys)
     statement = _statements(scope, PAGE_STATEMENTS, SCOPED_PAGE_STATEMENTS)[subject, granularity]
     parameters = [list(keys), utc(lower), utc(upper)] + ([] if scope is None else [scope])
     return _pages(await database.fetch_all(statement, parameters), keys)
 
 
 async def fetch_sparse_pages(
-    database: Database, subject: str, granularity: str, scope: str | None, keys: Sequence[str],
+    database: Database, series: Series, scope: str | None, keys: Sequence[str],
     lower: int, upper: int, limit: int, backward: bool,
 ) -> dict[str, list[Bucket]]:
     """Up to limit non-empty buckets of each key in [lower, upper), nearest to lower
     (or to upper when backward) first."""
-    statements = _statements(scope, SPARSE_PAGE_STATEMENTS, SCOPED_SPARSE_PAGE_STATEMENTS)
-    rows = await database.fetch_all(
-        statements[subject, granularity, backward],
-        {
-            "keys": list(keys), "lower": utc(lower), "upper": utc(upper), "limit": limit,
-            "organization": scope,
-        },
-    )
+    subject, granularity, zone = series
+    relation, unit = local_unit(granularity, zone)
+    parameters = {
+        "keys": list(keys), "lower": utc(lower), "upper": utc(upper), "limit": limit,
+        "organization": scope,
+    }
+    if unit is not None:
+        statements = _statements(
+            scope, CALENDAR_SPARSE_PAGE_STATEMENTS, SCOPED_CALENDAR_SPARSE_PAGE_STATEMENTS
+        )
+        parameters.update(_calendar(series, lower, upper, scope))
+    else:
+        statements = _statements(scope, SPARSE_PAGE_STATEMENTS, SCOPED_SPARSE_PAGE_STATEMENTS)
+    rows = await database.fetch_all(statements[subject, relation, backward], parameters)
     return _pages(rows, keys)
 
 
@@ -116,17 +157,22 @@ async def fetch_totals(
 
 
 async def fetch_counts(
-    database: Database, subject: str, granularity: str, scope: str | None, keys: Sequence[str],
+    database: Database, series: Series, scope: str | None, keys: Sequence[str],
     start: int, end: int, lower: int, upper: int,
 ) -> dict[str, tuple[int, int, int]]:
     """(non-empty buckets in [start, end), of them before lower, of them from upper on)."""
-    rows = await database.fetch_all(
-        _statements(scope, COUNT_STATEMENTS, SCOPED_COUNT_STATEMENTS)[subject, granularity],
-        {
-            "keys": list(keys), "start": utc(start), "end": utc(end),
-            "lower": utc(lower), "upper": utc(upper), "organization": scope,
-        },
-    )
+    subject, granularity, zone = series
+    relation, unit = local_unit(granularity, zone)
+    parameters = {
+        "keys": list(keys), "start": utc(start), "end": utc(end),
+        "lower": utc(lower), "upper": utc(upper), "organization": scope,
+    }
+    if unit is not None:
+        statements = _statements(scope, CALENDAR_COUNT_STATEMENTS, SCOPED_CALENDAR_COUNT_STATEMENTS)
+        parameters.update(_calendar(series, start, end, scope))
+    else:
+        statements = _statements(scope, COUNT_STATEMENTS, SCOPED_COUNT_STATEMENTS)
+    rows = await database.fetch_all(statements[subject, relation], parameters)
     counts = {key: (0, 0, 0) for key in keys}
     for key, total, before_lower, from_upper in rows:
         counts[key] = (total, before_lower, from_upper)

@@ -8,6 +8,9 @@ columns, so one statement serves both modes. Statements are composed from fixed 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 from psycopg import sql
 
 from simusage.storage import DAILY, HOURLY, KEY_COLUMNS, RELATIONS, SIM_CARD
@@ -123,12 +126,13 @@ def _totals(scoped: bool) -> dict[str, str]:
     }
 
 
-def _sparse_pages(scoped: bool) -> dict[tuple[str, str, bool], str]:
+def by_direction(compose: Callable[..., dict[tuple[str, str], str]]) -> dict[tuple[str, str, bool], str]:
+    """compose(direction=ASC or DESC) for both directions, keyed (subject, granularity, backward)."""
     return {
         (subject, granularity, backward): statement
         for backward in (False, True)
-        for (subject, granularity), statement in _per_relation(
-            SPARSE_PAGE, scoped, direction=sql.SQL("DESC" if backward else "ASC")
+        for (subject, granularity), statement in compose(
+            direction=sql.SQL("DESC" if backward else "ASC")
         ).items()
     }
 
@@ -139,7 +143,7 @@ PAGE_STATEMENTS = _per_relation(PAGE, scoped=False)
 SCOPED_PAGE_STATEMENTS = _per_relation(PAGE, scoped=True, placeholder=sql.Placeholder())
 COUNT_STATEMENTS = _per_relation(COUNTS, scoped=False)
 SCOPED_COUNT_STATEMENTS = _per_relation(COUNTS, scoped=True)
-SPARSE_PAGE_STATEMENTS = _sparse_pages(scoped=False)
-SCOPED_SPARSE_PAGE_STATEMENTS = _sparse_pages(scoped=True)
+SPARSE_PAGE_STATEMENTS = by_direction(partial(_per_relation, SPARSE_PAGE, False))
+SCOPED_SPARSE_PAGE_STATEMENTS = by_direction(partial(_per_relation, SPARSE_PAGE, True))
 TOTALS_STATEMENTS = _totals(scoped=False)
 SCOPED_TOTALS_STATEMENTS = _totals(scoped=True)

@@ -36,6 +36,7 @@ from app.types.usage import (
     GranularityArgument,
     Last,
     SkipEmpty,
+    TimeZoneArgument,
     To,
     UsageConnection,
     usage_connection,
@@ -79,16 +80,17 @@ class SimCard:
         return await ownership_page(info, self.id, first, after)
 
     @strawberry.field(
-        description="Usage in [from, to), which must be aligned to the granularity (whole UTC hours, or\n"
-        "UTC midnights for DAILY). Buckets with no usage are returned with zeros unless skipEmpty."
+        description="Usage in [from, to), which must be aligned to the granularity in timeZone (whole\n"
+        "hours; local midnights for DAILY; the 1st of a month for MONTHLY). Buckets with no usage\n"
+        "are returned with zeros unless skipEmpty."
     )
     def usage(
         self, info: Info, from_: From, to: To, granularity: GranularityArgument,
         skip_empty: SkipEmpty = False, first: First = None, after: After = None,
-        last: Last = None, before: Before = None,
+        last: Last = None, before: Before = None, time_zone: TimeZoneArgument = "UTC",
     ) -> UsageConnection:
         return usage_connection(
-            info.context, SIM_CARD, self.id, from_, to, granularity, skip_empty,
+            info.context, SIM_CARD, self.id, from_, to, granularity, time_zone, skip_empty,
             first, after, last, before,
         )
 
@@ -132,10 +134,10 @@ class Organization:
     def usage(
         self, info: Info, from_: From, to: To, granularity: GranularityArgument,
         skip_empty: SkipEmpty = False, first: First = None, after: After = None,
-        last: Last = None, before: Before = None,
+        last: Last = None, before: Before = None, time_zone: TimeZoneArgument = "UTC",
     ) -> UsageConnection:
         return usage_connection(
-            info.context, ORGANIZATION, self.id, from_, to, granularity, skip_empty,
+            info.context, ORGANIZATION, self.id, from_, to, granularity, time_zone, skip_empty,
             first, after, last, before,
         )
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from enum import Enum
 from typing import Annotated
 
 import strawberry
 
+from app.calendar import local_time
 from app.context import RequestContext
 from app.queries.usage import utc
 from app.scalars import BigInt, DateTime
@@ -15,12 +16,20 @@ from app.series import Edge, UsageSeries
 from app.types.common import PageInfo
 
 
-@strawberry.enum(description="The width of a usage bucket, in UTC.")
+@strawberry.enum(description="The width of a usage bucket, in the series' time zone (UTC by default).")
 class Granularity(Enum):
     """The width of a usage bucket."""
 
-    HOURLY = strawberry.enum_value("HOURLY", description="One bucket per whole UTC hour.")
-    DAILY = strawberry.enum_value("DAILY", description="One bucket per UTC day, midnight to midnight.")
+    HOURLY = strawberry.enum_value(
+        "HOURLY", description="One bucket per whole hour (the same hours in every zone)."
+    )
+    DAILY = strawberry.enum_value(
+        "DAILY", description="One bucket per day, local midnight to midnight: 23 or 25 hours "
+        "across a daylight-saving change."
+    )
+    MONTHLY = strawberry.enum_value(
+        "MONTHLY", description="One bucket per calendar month, from local midnight of the 1st."
+    )
 
 
 @strawberry.type(description="The usage in one bucket of time.")
@@ -28,7 +37,8 @@ class UsageBucket:
     """One bucket of a usage series."""
 
     start: DateTime = strawberry.field(
-        description="Start of the bucket, UTC; the bucket covers [start, start + granularity)."
+        description="Start of the bucket, written with the series' UTC offset at that instant (Z in "
+        "UTC); the bucket covers [start, start + granularity)."
     )
     bytes_used: BigInt = strawberry.field(description="Bytes used in the bucket.")
     event_count: BigInt = strawberry.field(description="Usage events in the bucket.")
@@ -44,13 +54,12 @@ class UsageEdge:
     node: UsageBucket = strawberry.field(description="The bucket.")
 
 
-def _edge(edge: Edge) -> UsageEdge:
+def _edge(edge: Edge, zone: tzinfo) -> UsageEdge:
     bucket = edge.bucket
+    start = utc(bucket.start) if zone is UTC else local_time(bucket.start, zone)
     return UsageEdge(
         cursor=edge.cursor,
-        node=UsageBucket(
-            start=utc(bucket.start), bytes_used=bucket.bytes_used, event_count=bucket.event_count
-        ),
+        node=UsageBucket(start=start, bytes_used=bucket.bytes_used, event_count=bucket.event_count),
     )
 
 
@@ -62,7 +71,8 @@ class UsageConnection:
 
     @strawberry.field(description="The page's buckets, in time order.")
     async def edges(self) -> list[UsageEdge]:
-        return [_edge(edge) for edge in await self.series.edges()]
+        zone = self.series.zone
+        return [_edge(edge, zone) for edge in await self.series.edges()]
 
     @strawberry.field(description="Where this page lies in the series.")
     def page_info(self) -> PageInfo:
@@ -88,18 +98,27 @@ From = Annotated[
     DateTime,
     strawberry.argument(
         name="from",
-        description="Start of the interval, inclusive: a whole UTC hour (a UTC midnight for DAILY).",
+        description="Start of the interval, inclusive: a whole hour; for DAILY a local midnight, for "
+        "MONTHLY local midnight of the 1st, in timeZone.",
     ),
 ]
 To = Annotated[
     DateTime,
     strawberry.argument(
-        description="End of the interval, exclusive: a whole UTC hour (a UTC midnight for DAILY); "
-        "later than from."
+        description="End of the interval, exclusive, aligned as from; later than from."
     ),
 ]
 GranularityArgument = Annotated[
-    Granularity, strawberry.argument(description="Width of the buckets: HOURLY or DAILY.")
+    Granularity, strawberry.argument(description="Width of the buckets: HOURLY, DAILY or MONTHLY.")
+]
+TimeZoneArgument = Annotated[
+    str,
+    strawberry.argument(
+        description="The IANA time zone of the buckets, e.g. Europe/Lisbon: days and months start "
+        "at its local midnight, `start` is written with its offset, and from/to written without an "
+        "offset are its local time (a time the clocks repeat: the earlier one). Zones whose offset is not a whole number of hours "
+        "(Asia/Kolkata) are refused: usage is aggregated by UTC hour."
+    ),
 ]
 SkipEmpty = Annotated[
     bool,
@@ -130,11 +149,12 @@ Before = Annotated[
 
 def usage_connection(
     context: RequestContext, subject: str, key: str, start: datetime, end: datetime,
-    granularity: Granularity, skip_empty: bool, first: int | None, after: str | None,
-    last: int | None, before: str | None,
+    granularity: Granularity, time_zone: str, skip_empty: bool, first: int | None,
+    after: str | None, last: int | None, before: str | None,
 ) -> UsageConnection:
     """The connection of one subject's usage; arguments are checked here, reads are lazy."""
     series = UsageSeries.build(
-        context, subject, key, start, end, granularity.value, skip_empty, first, after, last, before
+        context, subject, key, start, end, granularity.value, time_zone, skip_empty, first, after,
+        last, before,
     )
     return UsageConnection(series=series)

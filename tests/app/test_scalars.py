@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
@@ -36,10 +37,13 @@ def test_date_time_input_refused(value: object) -> None:
         parse_date_time(value)
 
 
-def test_date_time_output_is_rfc_3339_in_utc() -> None:
+def test_date_time_output_is_rfc_3339_with_the_offset_of_its_zone() -> None:
     assert serialize_date_time(datetime(2022, 2, 10, tzinfo=UTC)) == "2022-02-10T00:00:00Z"
     paris = timezone(timedelta(hours=1))
-    assert serialize_date_time(datetime(2022, 2, 10, 1, tzinfo=paris)) == "2022-02-10T00:00:00Z"
+    assert serialize_date_time(datetime(2022, 2, 10, 1, tzinfo=paris)) == "2022-02-10T01:00:00+01:00"
+    lisbon = ZoneInfo("Europe/Lisbon")  # a bucket of a series in a zone: its offset then
+    assert serialize_date_time(datetime(2024, 3, 31, tzinfo=lisbon)) == "2024-03-31T00:00:00+00:00"
+    assert serialize_date_time(datetime(2024, 4, 1, tzinfo=lisbon)) == "2024-04-01T00:00:00+01:00"
     with pytest.raises(ValueError):
         serialize_date_time(datetime(2022, 2, 10))
 

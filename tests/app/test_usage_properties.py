@@ -31,6 +31,9 @@ query Series($card: ID!, $organization: ID!, $ofCard: Boolean!, $from: DateTime!
   simCard(id: $card) @include(if: $ofCard) { usage(...Arguments) { ...Page } }
   organization(id: $organization) @skip(if: $ofCard) { usage(...Arguments) { ...Page } }
 }
+"""
+# Everything a page of a series says, asked by the property tests of series.
+PAGE_FRAGMENT = """
 fragment Page on UsageConnection {
   totalCount totalBytesUsed totalEventCount
   pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
@@ -40,7 +43,7 @@ fragment Page on UsageConnection {
 # GraphQL has no argument spreads: the same arguments are written out for both subjects.
 ARGUMENTS = ("from: $from, to: $to, granularity: $granularity, skipEmpty: $skipEmpty, "
              "first: $first, after: $after, last: $last, before: $before")
-SERIES = SERIES.replace("...Arguments", ARGUMENTS)
+SERIES = SERIES.replace("...Arguments", ARGUMENTS) + PAGE_FRAGMENT
 
 
 def random_events() -> list[tuple[datetime, str, int]]:
@@ -106,23 +109,23 @@ def arguments(question: dict) -> dict:
     }
 
 
-def usage(runner: Runner, variables: dict) -> dict:
-    data = runner.data(SERIES, variables)
+def usage(runner: Runner, variables: dict, query: str = SERIES) -> dict:
+    data = runner.data(query, variables)
     return (data.get("simCard") or data.get("organization"))["usage"]
 
 
-def walk(runner: Runner, variables: dict, size: int, backward: bool) -> list[dict]:
+def walk(runner: Runner, variables: dict, size: int, backward: bool, query: str = SERIES) -> list[dict]:
     """Every edge of the series, page by page."""
     edges: list[dict] = []
     cursor = None
     for _ in range(300):
         if backward:
-            page = usage(runner, {**variables, "last": size, "before": cursor})
+            page = usage(runner, {**variables, "last": size, "before": cursor}, query)
             edges[:0] = page["edges"]
             assert page["pageInfo"]["hasNextPage"] == (cursor is not None and page["totalCount"] > 0)
             more, cursor = page["pageInfo"]["hasPreviousPage"], page["pageInfo"]["startCursor"]
         else:
-            page = usage(runner, {**variables, "first": size, "after": cursor})
+            page = usage(runner, {**variables, "first": size, "after": cursor}, query)
             edges.extend(page["edges"])
             more, cursor = page["pageInfo"]["hasNextPage"], page["pageInfo"]["endCursor"]
         assert len(page["edges"]) <= size
