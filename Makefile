@@ -60,6 +60,7 @@ bench-reattribution: install services
 bench-api: install services
 	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 	$(PYTHON) bench/api.py
+	$(PYTHON) bench/api_calendar.py
 
 # Minutes long, and it stops and restarts PostgreSQL and Kafka: never beside `make test`.
 chaos: install services

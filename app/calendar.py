@@ -36,9 +36,9 @@ def _zone_names() -> frozenset[str]:
 
 
 @functools.lru_cache(maxsize=1024)  # only names that exist are cached: at most the IANA list
-def time_zone(name: str) -> tzinfo:
-    """The zone of an IANA name; UTC is datetime.UTC (written with a Z)."""
-    if name == UTC_ZONE:
+def time_zone(name: str | None) -> tzinfo:
+    """The zone of an IANA name; UTC (also for null) is datetime.UTC, written with a Z."""
+    if name is None or name == UTC_ZONE:
         return UTC
     if not _ZONE_NAME.fullmatch(name) or name not in _zone_names():
         raise UserInputError(

@@ -101,7 +101,7 @@ class UsageSeries:
     @classmethod
     def build(
         cls, context: RequestContext, subject: str, key: str, start: datetime, end: datetime,
-        granularity: str, zone_name: str, skip_empty: bool, first: int | None,
+        granularity: str, zone_name: str | None, skip_empty: bool, first: int | None,
         after: str | None, last: int | None, before: str | None,
     ) -> UsageSeries:
         """Check every argument now, so that bad input fails whatever fields are selected."""
@@ -109,7 +109,7 @@ class UsageSeries:
         grid = usage_grid(in_zone(start, zone), in_zone(end, zone), granularity, zone)
         page_slice = slice_grid(grid, CURSOR_KINDS[granularity], first, after, last, before)
         scope = context.viewer.card_scope() if subject == SIM_CARD else None
-        zone_name = UTC_ZONE if zone is UTC else zone_name
+        zone_name = UTC_ZONE if zone is UTC or zone_name is None else zone_name
         return cls(context, subject, scope, key, granularity, zone_name, grid, page_slice,
                    skip_empty)
 

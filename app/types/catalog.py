@@ -28,6 +28,18 @@ from app.types.ownership import (
     OwnershipFirst,
     ownership_page,
 )
+from app.types.ranking import (
+    DEFAULT_RANKING_SIZE,
+    RankingAfter,
+    RankingBefore,
+    RankingFirst,
+    RankingFrom,
+    RankingLast,
+    RankingTimeZone,
+    RankingTo,
+    SimCardUsageConnection,
+    top_sim_cards_page,
+)
 from app.types.usage import (
     After,
     Before,
@@ -139,6 +151,20 @@ class Organization:
         return usage_connection(
             info.context, ORGANIZATION, self.id, from_, to, granularity, time_zone, skip_empty,
             first, after, last, before,
+        )
+
+
+    @strawberry.field(
+        description="The organization's SIM cards ranked by bytes used in [from, to), most first;\n"
+        "ties by card id; only cards with usage attributed to the organization in the interval."
+    )
+    async def top_sim_cards(
+        self, info: Info, from_: RankingFrom, to: RankingTo, time_zone: RankingTimeZone = "UTC",
+        first: RankingFirst = DEFAULT_RANKING_SIZE, after: RankingAfter = None,
+        last: RankingLast = None, before: RankingBefore = None,
+    ) -> SimCardUsageConnection:
+        return await top_sim_cards_page(
+            info.context, self.id, from_, to, time_zone, first, after, last, before
         )
 
 

@@ -112,7 +112,7 @@ GranularityArgument = Annotated[
     Granularity, strawberry.argument(description="Width of the buckets: HOURLY, DAILY or MONTHLY.")
 ]
 TimeZoneArgument = Annotated[
-    str,
+    str | None,
     strawberry.argument(
         description="The IANA time zone of the buckets, e.g. Europe/Lisbon: days and months start "
         "at its local midnight, `start` is written with its offset, and from/to written without an "
@@ -149,7 +149,7 @@ Before = Annotated[
 
 def usage_connection(
     context: RequestContext, subject: str, key: str, start: datetime, end: datetime,
-    granularity: Granularity, time_zone: str, skip_empty: bool, first: int | None,
+    granularity: Granularity, time_zone: str | None, skip_empty: bool, first: int | None,
     after: str | None, last: int | None, before: str | None,
 ) -> UsageConnection:
     """The connection of one subject's usage; arguments are checked here, reads are lazy."""

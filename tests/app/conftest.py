@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
 
 from app.context import RequestContext
 from app.database import Database
@@ -115,5 +116,22 @@ def loaded_runner(database: str, inventory: Mapping[str, str], events: Iterable)
     schema_runner = Runner(settings_for(database))
     try:
         yield schema_runner
+    finally:
+        schema_runner.close()
+
+
+def check_on_timescaledb(database: str, strategy: Any, check: Callable[[Runner, Any], None],
+                         max_examples: int) -> None:
+    """check(runner, example) for hypothesis's examples of strategy, over one connection (PGlite
+    serves one at a time), the data already loaded."""
+    schema_runner = Runner(settings_for(database), pool_size=1)
+
+    @settings(max_examples=max_examples, deadline=None)
+    @given(strategy)
+    def run(example: Any) -> None:
+        check(schema_runner, example)
+
+    try:
+        run()
     finally:
         schema_runner.close()

@@ -19,10 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.app.conftest import Runner, loaded_runner
+from tests.app.conftest import Runner, check_on_timescaledb, loaded_runner
 from tests.app.test_usage_properties import PAGE_FRAGMENT, usage, walk
 from tests.app.usage_data import load
-from tests.conftest import settings_for
 
 INVENTORY = {"2001": "north", "2002": "north", "2003": "south"}
 CARDS = [*INVENTORY, "2004"]  # 2004 is in no organization
@@ -190,14 +189,4 @@ def test_local_days_and_months_equal_the_events_in_postgres_mode(runner: Runner,
 @pytest.mark.timescaledb
 def test_local_days_and_months_equal_the_events_in_timescaledb_mode(timescaledb_database: str) -> None:
     load(timescaledb_database, INVENTORY, EVENTS)
-    schema_runner = Runner(settings_for(timescaledb_database), pool_size=1)
-
-    @settings(max_examples=25, deadline=None)
-    @given(questions)
-    def check(question: dict) -> None:
-        check_question(schema_runner, question)
-
-    try:
-        check()
-    finally:
-        schema_runner.close()
+    check_on_timescaledb(timescaledb_database, questions, check_question, max_examples=25)

@@ -1,0 +1,110 @@
+"""The SQL of rankings: an organization's SIM cards by the bytes attributed to it over an interval.
+
+The per-card aggregates keep the organization each row's usage is attributed to (by the time
+of its events), so a ranking reads only its organization's rows: a card that changed hands is
+ranked by what it used while it was the organization's. Whole UTC days come from the daily
+aggregate, the ragged hours at either end from the hourly one: exact, also for late data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from psycopg import sql
+
+from app.database import Database
+from app.queries.usage import utc, whole_days
+
+# Cards are ordered by (-bytes, id): most bytes first, ties by card id. A keyset bound is
+# (bytes, id) of a cursor; NULL bounds leave that side open. `counts` always gives one row, so
+# an empty page still says how many cards there are and how many precede or follow it.
+TOP_SIM_CARDS = """
+    WITH per_card AS (
+        SELECT sim_card_id, sum(bytes_used)::bigint AS bytes_used,
+               sum(event_count)::bigint AS event_count
+        FROM (
+            SELECT sim_card_id, bytes_used, event_count FROM usage_sim_card_daily
+            WHERE organization_id = %(organization)s
+              AND bucket >= %(days_start)s AND bucket < %(days_end)s
+            UNION ALL
+            SELECT sim_card_id, bytes_used, event_count FROM usage_sim_card_hourly
+            WHERE organization_id = %(organization)s AND bucket >= %(start)s AND bucket < %(days_start)s
+            UNION ALL
+            SELECT sim_card_id, bytes_used, event_count FROM usage_sim_card_hourly
+            WHERE organization_id = %(organization)s AND bucket >= %(days_end)s AND bucket < %(end)s
+        ) AS parts
+        GROUP BY sim_card_id
+        HAVING sum(event_count) > 0
+    ),
+    counts AS (
+        SELECT count(*) AS total,
+               count(*) FILTER (WHERE (-bytes_used, sim_card_id)
+                                      <= (-%(after_bytes)s::bigint, %(after_card)s::text)) AS up_to_after,
+               count(*) FILTER (WHERE (-bytes_used, sim_card_id)
+                                      >= (-%(before_bytes)s::bigint, %(before_card)s::text)) AS from_before
+        FROM per_card
+    )
+    SELECT counts.total, counts.up_to_after, counts.from_before,
+           page.sim_card_id, page.bytes_used, page.event_count, inventory.organization_id
+    FROM counts
+    LEFT JOIN LATERAL (
+        SELECT sim_card_id, bytes_used, event_count FROM per_card
+        WHERE (%(after_bytes)s::bigint IS NULL
+               OR (-bytes_used, sim_card_id) > (-%(after_bytes)s::bigint, %(after_card)s::text))
+          AND (%(before_bytes)s::bigint IS NULL
+               OR (-bytes_used, sim_card_id) < (-%(before_bytes)s::bigint, %(before_card)s::text))
+        ORDER BY -bytes_used {direction}, sim_card_id {direction}
+        LIMIT %(limit)s
+    ) AS page ON true
+    LEFT JOIN inventory ON inventory.sim_card_id = page.sim_card_id
+    ORDER BY -page.bytes_used {direction}, page.sim_card_id {direction}
+"""
+TOP_SIM_CARDS_FORWARD = sql.SQL(TOP_SIM_CARDS).format(direction=sql.SQL("ASC")).as_string()
+TOP_SIM_CARDS_BACKWARD = sql.SQL(TOP_SIM_CARDS).format(direction=sql.SQL("DESC")).as_string()
+
+
+@dataclass(frozen=True)
+class RankedCard:
+    """A card of a ranking: its bytes and events in the interval, and its owner now."""
+
+    sim_card_id: str
+    bytes_used: int
+    event_count: int
+    organization_id: str | None
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """A page of a ranking (in ranking order), and the counts that give its flags."""
+
+    cards: list[RankedCard]
+    total: int
+    up_to_after: int  # cards ranked at or before the `after` bound
+    from_before: int  # cards ranked at or after the `before` bound
+
+
+Bound = tuple[int, str] | None
+
+
+async def top_sim_cards(
+    database: Database, organization_id: str, start: int, end: int,
+    after: Bound, before: Bound, limit: int, backward: bool,
+) -> Ranking:
+    """Up to limit cards after `after` (or, backward, before `before`), most bytes first."""
+    days_start, days_end = whole_days(start, end)
+    after_bytes, after_card = after if after is not None else (None, None)
+    before_bytes, before_card = before if before is not None else (None, None)
+    rows = await database.fetch_all(
+        TOP_SIM_CARDS_BACKWARD if backward else TOP_SIM_CARDS_FORWARD,
+        {
+            "organization": organization_id, "start": utc(start), "end": utc(end),
+            "days_start": utc(days_start), "days_end": utc(days_end), "limit": limit,
+            "after_bytes": after_bytes, "after_card": after_card,
+            "before_bytes": before_bytes, "before_card": before_card,
+        },
+    )
+    cards = [RankedCard(row[3], row[4], row[5], row[6]) for row in rows if row[3] is not None]
+    if backward:
+        cards.reverse()
+    total, up_to_after, from_before = rows[0][:3]
+    return Ranking(cards, total, up_to_after, from_before)
