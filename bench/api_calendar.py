@@ -54,7 +54,8 @@ CASES = {
 def sql_timings() -> dict[str, float]:
     """The ranking's SQL against the same answer grouped from the raw rows."""
     parameters = {"organization": ORGANIZATION_ID, "start": JANUARY[0], "end": JANUARY[1],
-                  "days_start": JANUARY[0], "days_end": JANUARY[1], "limit": 11,
+                  "days_start": JANUARY[0], "days_end": JANUARY[1], "months_start": JANUARY[0],
+                  "months_end": JANUARY[1], "limit": 11,
                   "after_bytes": None, "after_card": None, "before_bytes": None, "before_card": None}
     with psycopg.connect(database_url()) as connection:
         ranked = connection.execute(TOP_SIM_CARDS_FORWARD, parameters).fetchall()

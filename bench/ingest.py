@@ -65,7 +65,7 @@ INVENTORY = Path(os.environ.get("SIMUSAGE_BENCH_INVENTORY", ROOT / "data" / "inv
 if not INVENTORY.exists():
     INVENTORY = ROOT.parent / "shared" / "data" / "inventory.json"
 CLEAR = ("usage", "sim_card_seen", "kafka_offset", "usage_sim_card_hourly", "usage_organization_hourly",
-         "usage_sim_card_daily", "usage_organization_daily")
+         "usage_sim_card_daily", "usage_organization_daily", "usage_sim_card_monthly")
 
 
 def clean_slate(connection: psycopg.Connection, tables: tuple[str, ...]) -> None:

@@ -52,7 +52,8 @@ GENERATE = """
     FROM unnest(%(cards)s::text[]) AS card, generate_series(0, %(minutes)s - 1) AS minute
 """
 REBUILD = [
-    "TRUNCATE usage_sim_card_hourly, usage_sim_card_daily, usage_organization_hourly, usage_organization_daily",
+    "TRUNCATE usage_sim_card_hourly, usage_sim_card_daily, usage_organization_hourly, usage_organization_daily, "
+    "usage_sim_card_monthly",
     *ROLLUPS_FROM_RAW,
     "ANALYZE",
 ]

@@ -14,9 +14,17 @@ from datetime import timedelta
 import psycopg
 from psycopg import sql
 
-from ingest.batch import HOURS_PER_DAY, coalesce, merge_ranges
+from ingest.batch import HOURS_PER_DAY, coalesce, merge_ranges, month_start_hour_of_day
 from ingest.events import EARLIEST, HOUR_US
-from simusage.storage import DAILY, HOUR_SECONDS, HOURLY, ORGANIZATION, RELATIONS, SIM_CARD
+from simusage.storage import (
+    DAILY,
+    HOUR_SECONDS,
+    HOURLY,
+    ORGANIZATION,
+    RELATIONS,
+    SIM_CARD,
+    SIM_CARD_MONTHLY,
+)
 
 # Late hours this close together are refreshed as one range: a refresh only recomputes the
 # invalidated buckets inside its window, so a wide window costs little and a year of backfill
@@ -25,6 +33,7 @@ LATE_RANGE_GAP_HOURS = 7 * 24
 
 HOURLY_AGGREGATES = (RELATIONS[SIM_CARD, HOURLY], RELATIONS[ORGANIZATION, HOURLY])
 DAILY_AGGREGATES = (RELATIONS[SIM_CARD, DAILY], RELATIONS[ORGANIZATION, DAILY])
+MONTHLY_AGGREGATES = (SIM_CARD_MONTHLY,)  # built on the daily one: refreshed after it
 
 
 # Real-time aggregation reads raw rows only above a continuous aggregate's watermark: below it,
@@ -45,7 +54,7 @@ def record_late_ranges(connection: psycopg.Connection, hours: list[int]) -> int:
     """Queue the coalesced hour ranges of the events below a watermark; return their number."""
     if not hours:
         return 0
-    names = list(HOURLY_AGGREGATES + DAILY_AGGREGATES)
+    names = list(HOURLY_AGGREGATES + DAILY_AGGREGATES + MONTHLY_AGGREGATES)
     watermark_us = connection.execute(WATERMARK, (names,)).fetchone()[0]
     if watermark_us is None:
         return 0
@@ -74,9 +83,30 @@ def _hour_of(moment) -> int:
     return (moment - EARLIEST) // timedelta(hours=1)
 
 
+def _day_aligned(start: int, end: int) -> tuple[int, int]:
+    return start // HOURS_PER_DAY * HOURS_PER_DAY, -(-end // HOURS_PER_DAY) * HOURS_PER_DAY
+
+
+def _month_aligned(start: int, end: int) -> tuple[int, int]:
+    """[start, end) in hours widened to whole UTC months."""
+    last = month_start_hour_of_day((end - 1) // HOURS_PER_DAY)
+    # A month has at most 31 days: 31 days after its start lies in the next month.
+    following = month_start_hour_of_day(last // HOURS_PER_DAY + 31)
+    return month_start_hour_of_day(start // HOURS_PER_DAY), following
+
+
+# Hourly aggregates, then the daily ones built on them, then the months built on the days;
+# each refresh window widened to whole buckets of its aggregate.
+REFRESH_ORDER = (
+    (HOURLY_AGGREGATES, lambda start, end: (start, end)),
+    (DAILY_AGGREGATES, _day_aligned),
+    (MONTHLY_AGGREGATES, _month_aligned),
+)
+
+
 def refresh_pending(connection: psycopg.Connection) -> int:
-    """Refresh the queued late ranges (hourly aggregates, then the daily ones built on them),
-    each clamped to the aggregate's watermark, then forget them. The connection must be in
+    """Refresh the queued late ranges (hourly aggregates, then the daily and the monthly ones
+    built on them), each clamped to the aggregate's watermark, then forget them. The connection must be in
     autocommit mode. Returns the number of refresh calls made."""
     pending = connection.execute(PENDING).fetchall()
     if not pending:
@@ -85,13 +115,13 @@ def refresh_pending(connection: psycopg.Connection) -> int:
         [(_hour_of(start), _hour_of(end)) for _, start, end in pending], LATE_RANGE_GAP_HOURS
     )
     calls = 0
-    for names, hours in ((HOURLY_AGGREGATES, 1), (DAILY_AGGREGATES, HOURS_PER_DAY)):
+    for names, aligned in REFRESH_ORDER:
         for name in names:
             watermark_us = connection.execute(AGGREGATE_WATERMARK, (name,)).fetchone()[0]
             limit = watermark_us // HOUR_US  # watermarks are bucket-aligned
             for start, end in ranges:
-                start = start // hours * hours
-                end = min(-(-end // hours) * hours, limit)
+                start, end = aligned(start, end)
+                end = min(end, limit)
                 if end > start:
                     connection.execute(REFRESH, (name, start, end))
                     calls += 1

@@ -10,9 +10,11 @@ Hours and days are counted from 1970-01-01 UTC, as integers: `time_us // HOUR_US
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
 from ingest.chunk_parser import FastParser
 from ingest.events import HOUR_US, Rejection
@@ -90,14 +92,15 @@ Events = tuple[Sequence[int], Sequence[str], Sequence[int]]
 
 @dataclass(frozen=True, slots=True)
 class Aggregates:
-    """Per-bucket totals of a batch for the four read relations: (key, bucket) -> [bytes,
-    events], buckets being hour or day numbers. `rows` gives them sorted by (key, bucket), the
+    """Per-bucket totals of a batch for the five rollups: (key, bucket) -> [bytes, events],
+    buckets being hour or day numbers (months: the hour of their start). `rows` gives them sorted by (key, bucket), the
     primary-key order of the rollup tables in which every worker must lock them."""
 
     sim_card_hourly: Totals
     organization_hourly: Totals
     sim_card_daily: Totals
     organization_daily: Totals
+    sim_card_monthly: Totals  # buckets: the hour number of each UTC month's start
     hours: list[int]  # sorted distinct hours with events
     unknown_card_events: int
 
@@ -136,14 +139,16 @@ def aggregate(
     hours = sorted({hour for _, hour in hourly})
     unknown = sum(total[1] for (sim, _), total in hourly.items() if not owners.knows(sim))
     if not rollups:
-        return Aggregates({}, {}, {}, {}, hours=hours, unknown_card_events=unknown)
+        return Aggregates({}, {}, {}, {}, {}, hours=hours, unknown_card_events=unknown)
     sim_card_hourly = attribute(hourly, owners, events)
     organization_hourly = _roll(sim_card_hourly, _owner, _same)
+    sim_card_daily = _roll(sim_card_hourly, _same, _day_of_hour)
     return Aggregates(
         sim_card_hourly=sim_card_hourly,
         organization_hourly=organization_hourly,
-        sim_card_daily=_roll(sim_card_hourly, _same, _day_of_hour),
+        sim_card_daily=sim_card_daily,
         organization_daily=_roll(organization_hourly, _same, _day_of_hour),
+        sim_card_monthly=_roll(sim_card_daily, _same, month_start_hour_of_day),
         hours=hours,
         unknown_card_events=unknown,
     )
@@ -184,6 +189,16 @@ def _same(value):
 
 def _day_of_hour(hour: int) -> int:
     return hour // HOURS_PER_DAY
+
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+@functools.lru_cache(maxsize=4096)
+def month_start_hour_of_day(day: int) -> int:
+    """The hour number (since 1970) of the start of the UTC month of a day number."""
+    first = date.fromordinal(_EPOCH_ORDINAL + day).replace(day=1)
+    return (first.toordinal() - _EPOCH_ORDINAL) * HOURS_PER_DAY
 
 
 def coalesce(units: Iterable[int], max_gap: int) -> list[tuple[int, int]]:

@@ -15,7 +15,16 @@ from typing import NamedTuple
 from ingest.batch import Aggregates, Batch, aggregate
 from ingest.events import HOUR_US
 from ingest.ownership import Owners
-from simusage.storage import DAILY, DAY_SECONDS, HOURLY, KEY_COLUMNS, ORGANIZATION, RELATIONS, SIM_CARD
+from simusage.storage import (
+    DAILY,
+    DAY_SECONDS,
+    HOURLY,
+    KEY_COLUMNS,
+    ORGANIZATION,
+    RELATIONS,
+    SIM_CARD,
+    SIM_CARD_MONTHLY,
+)
 
 COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 COPY_TRAILER = b"\xff\xff"
@@ -42,12 +51,13 @@ class RollupKind(NamedTuple):
     subject: str
 
 
-# The rollup relations, in the order every worker writes (and so locks) them.
+# The rollup relations, in the order every worker writes (and so locks) them. The months'
+# buckets are the hours of their starts: months are not of one length.
 ROLLUP_KINDS = tuple(
     RollupKind(RELATIONS[subject, granularity], KEY_COLUMNS[subject], f"{subject}_{granularity.lower()}",
                HOUR_US if granularity == HOURLY else DAY_US, subject)
     for granularity in (HOURLY, DAILY) for subject in (SIM_CARD, ORGANIZATION)
-)
+) + (RollupKind(SIM_CARD_MONTHLY, KEY_COLUMNS[SIM_CARD], "sim_card_monthly", HOUR_US, SIM_CARD),)
 
 
 def _text(value: str | None) -> bytes:
@@ -102,7 +112,7 @@ class RowEncoder:
 
 def rollup_stage(aggregates: Aggregates) -> bytes:
     """The COPY stream of rollup_stage rows (kind, bucket, bytes_used, event_count, key,
-    organization_id): the four rollups' totals, kind being the index in ROLLUP_KINDS."""
+    organization_id): the five rollups' totals, kind being the index in ROLLUP_KINDS."""
     pack, epoch = _STAGE_START.pack, POSTGRES_EPOCH_US
     texts: dict[object, bytes] = {}
     rows = [COPY_HEADER]

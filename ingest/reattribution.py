@@ -3,7 +3,7 @@
 A queued job names cards and the time from which their raw rows may disagree with the history.
 It advances in windows of time, one short transaction each (a fraction of a second, so the
 workers' batches never wait long): the raw rows whose organization is not the owner at their
-time are updated, and then either the four rollups get the moved totals (PostgreSQL mode) or
+time are updated, and then either the five rollups get the moved totals (PostgreSQL mode) or
 the window is queued for a refresh of the continuous aggregates (TimescaleDB mode), with the
 job's progress in the same transaction. A crash loses at most the window in flight; running
 again resumes from the last one committed.
@@ -22,7 +22,7 @@ from psycopg import sql
 
 from ingest.aggregate_refresh import refresh_pending
 from ingest.writer import storage_mode
-from simusage.storage import DAILY, HOURLY, ORGANIZATION, RELATIONS, SIM_CARD
+from simusage.storage import DAILY, HOURLY, ORGANIZATION, RELATIONS, SIM_CARD, SIM_CARD_MONTHLY
 
 STEP_SECONDS = 0.5  # the window adapts so that a step takes about this long
 FIRST_WINDOW = timedelta(hours=6)
@@ -109,18 +109,21 @@ QUEUE_REFRESH = "INSERT INTO aggregate_refresh_pending (range_start, range_end) 
 ADVANCE = "UPDATE reattribution SET next_start = %s WHERE id = %s"
 FINISH = "DELETE FROM reattribution WHERE id = %s"
 
-UNITS = {HOURLY: "hour", DAILY: "day"}
-# The worker's order of the rollups: hourly before daily, cards before organizations.
+# The worker's order of the rollups (ingest/encoding.py ROLLUP_KINDS): hourly before daily,
+# cards before organizations, the cards' months last.
+ROLLUP_ORDER = [
+    *((RELATIONS[subject, granularity], subject, unit)
+      for granularity, unit in ((HOURLY, "hour"), (DAILY, "day")) for subject in (SIM_CARD, ORGANIZATION)),
+    (SIM_CARD_MONTHLY, SIM_CARD, "month"),
+]
 MOVES = [
     (
         (CARD_MOVES if subject == SIM_CARD else ORGANIZATION_MOVES).format(
-            table=sql.Identifier(RELATIONS[subject, granularity]), unit=sql.Literal(UNITS[granularity])
+            table=sql.Identifier(table), unit=sql.Literal(unit)
         ).as_string(),
-        DELETE_EMPTY.format(
-            table=sql.Identifier(RELATIONS[subject, granularity]), unit=sql.Literal(UNITS[granularity])
-        ).as_string(),
+        DELETE_EMPTY.format(table=sql.Identifier(table), unit=sql.Literal(unit)).as_string(),
     )
-    for granularity in (HOURLY, DAILY) for subject in (SIM_CARD, ORGANIZATION)
+    for table, subject, unit in ROLLUP_ORDER
 ]
 
 

@@ -4,7 +4,7 @@ in ingest/inventory.py, the storage mode's here too).
 `write_batch` writes one batch inside the caller's transaction: the compare-and-set of the
 Kafka offsets first (a worker that lost its partitions fails before doing any work), then the
 raw rows (binary COPY, or INSERT from arrays where COPY is not available), the SIM cards seen,
-and either the four rollups (PostgreSQL mode) or the ranges of late events whose continuous
+and either the five rollups (PostgreSQL mode) or the ranges of late events whose continuous
 aggregates must be refreshed (TimescaleDB mode: ingest/aggregate_refresh.py).
 """
 
@@ -207,7 +207,7 @@ def prepare_connection(connection: psycopg.Connection, mode: str) -> None:
 
 
 def upsert_rollups(connection: psycopg.Connection, write: BatchWrite) -> None:
-    """Add the batch's totals into the four rollup tables (PostgreSQL mode)."""
+    """Add the batch's totals into the five rollup tables (PostgreSQL mode)."""
     if write.stage_stream is not None:
         with connection.cursor().copy(COPY_STAGE) as copy:
             copy.write(write.stage_stream)

@@ -30,3 +30,6 @@ RELATIONS = {
     (ORGANIZATION, DAILY): "usage_organization_daily",
 }
 BUCKET_SECONDS = {HOURLY: HOUR_SECONDS, DAILY: DAY_SECONDS}
+# Each card's UTC months, per organization: pre-summed for rankings over months (not a series
+# relation, so not in RELATIONS). Same columns as the per-card relations above.
+SIM_CARD_MONTHLY = "usage_sim_card_monthly"

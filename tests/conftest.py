@@ -105,10 +105,11 @@ RESET_PGLITE = """
 DO $reset$
 DECLARE relation record;
 BEGIN
-    IF to_regclass('timescaledb_information.continuous_aggregates') IS NOT NULL THEN
+    IF to_regclass('_timescaledb_catalog.continuous_agg') IS NOT NULL THEN
+        -- The latest first: an aggregate built on another (the months on the days) goes before it.
         FOR relation IN
-            SELECT view_name FROM timescaledb_information.continuous_aggregates
-            WHERE view_schema = 'public'
+            SELECT user_view_name AS view_name FROM _timescaledb_catalog.continuous_agg
+            WHERE user_view_schema = 'public' ORDER BY mat_hypertable_id DESC
         LOOP
             EXECUTE format('DROP MATERIALIZED VIEW IF EXISTS public.%I CASCADE', relation.view_name);
         END LOOP;

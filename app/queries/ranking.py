@@ -2,8 +2,9 @@
 
 The per-card aggregates keep the organization each row's usage is attributed to (by the time
 of its events), so a ranking reads only its organization's rows: a card that changed hands is
-ranked by what it used while it was the organization's. Whole UTC days come from the daily
-aggregate, the ragged hours at either end from the hourly one: exact, also for late data.
+ranked by what it used while it was the organization's. Whole UTC months come from the
+monthly aggregate (one row a card), the whole days around them from the daily one, the ragged
+hours at either end from the hourly one: exact, also for late data.
 """
 
 from __future__ import annotations
@@ -13,19 +14,27 @@ from dataclasses import dataclass
 from psycopg import sql
 
 from app.database import Database
-from app.queries.usage import utc, whole_days
+from app.queries.usage import utc, whole_days, whole_months
 
-# Cards are ordered by (-bytes, id): most bytes first, ties by card id. A keyset bound is
-# (bytes, id) of a cursor; NULL bounds leave that side open. `counts` always gives one row, so
+# Cards are ordered most bytes first, ties by card id. A keyset bound is (bytes, id) of a
+# cursor; NULL bounds leave that side open. `counts` always gives one row, so
 # an empty page still says how many cards there are and how many precede or follow it.
 TOP_SIM_CARDS = """
     WITH per_card AS (
         SELECT sim_card_id, sum(bytes_used)::bigint AS bytes_used,
                sum(event_count)::bigint AS event_count
         FROM (
+            SELECT sim_card_id, bytes_used, event_count FROM usage_sim_card_monthly
+            WHERE organization_id = %(organization)s
+              AND bucket >= %(months_start)s AND bucket < %(months_end)s
+            UNION ALL
             SELECT sim_card_id, bytes_used, event_count FROM usage_sim_card_daily
             WHERE organization_id = %(organization)s
-              AND bucket >= %(days_start)s AND bucket < %(days_end)s
+              AND bucket >= %(days_start)s AND bucket < %(months_start)s
+            UNION ALL
+            SELECT sim_card_id, bytes_used, event_count FROM usage_sim_card_daily
+            WHERE organization_id = %(organization)s
+              AND bucket >= %(months_end)s AND bucket < %(days_end)s
             UNION ALL
             SELECT sim_card_id, bytes_used, event_count FROM usage_sim_card_hourly
             WHERE organization_id = %(organization)s AND bucket >= %(start)s AND bucket < %(days_start)s
@@ -38,10 +47,14 @@ TOP_SIM_CARDS = """
     ),
     counts AS (
         SELECT count(*) AS total,
-               count(*) FILTER (WHERE (-bytes_used, sim_card_id)
-                                      <= (-%(after_bytes)s::bigint, %(after_card)s::text)) AS up_to_after,
-               count(*) FILTER (WHERE (-bytes_used, sim_card_id)
-                                      >= (-%(before_bytes)s::bigint, %(before_card)s::text)) AS from_before
+               count(*) FILTER (WHERE %(after_bytes)s::bigint IS NOT NULL AND (
+                   bytes_used > %(after_bytes)s::bigint
+                   OR (bytes_used = %(after_bytes)s::bigint AND sim_card_id <= %(after_card)s::text)
+               )) AS up_to_after,
+               count(*) FILTER (WHERE %(before_bytes)s::bigint IS NOT NULL AND (
+                   bytes_used < %(before_bytes)s::bigint
+                   OR (bytes_used = %(before_bytes)s::bigint AND sim_card_id >= %(before_card)s::text)
+               )) AS from_before
         FROM per_card
     )
     SELECT counts.total, counts.up_to_after, counts.from_before,
@@ -50,17 +63,21 @@ TOP_SIM_CARDS = """
     LEFT JOIN LATERAL (
         SELECT sim_card_id, bytes_used, event_count FROM per_card
         WHERE (%(after_bytes)s::bigint IS NULL
-               OR (-bytes_used, sim_card_id) > (-%(after_bytes)s::bigint, %(after_card)s::text))
+               OR bytes_used < %(after_bytes)s::bigint
+               OR (bytes_used = %(after_bytes)s::bigint AND sim_card_id > %(after_card)s::text))
           AND (%(before_bytes)s::bigint IS NULL
-               OR (-bytes_used, sim_card_id) < (-%(before_bytes)s::bigint, %(before_card)s::text))
-        ORDER BY -bytes_used {direction}, sim_card_id {direction}
+               OR bytes_used > %(before_bytes)s::bigint
+               OR (bytes_used = %(before_bytes)s::bigint AND sim_card_id < %(before_card)s::text))
+        ORDER BY bytes_used {descending}, sim_card_id {ascending}
         LIMIT %(limit)s
     ) AS page ON true
     LEFT JOIN inventory ON inventory.sim_card_id = page.sim_card_id
-    ORDER BY -page.bytes_used {direction}, page.sim_card_id {direction}
+    ORDER BY page.bytes_used {descending}, page.sim_card_id {ascending}
 """
-TOP_SIM_CARDS_FORWARD = sql.SQL(TOP_SIM_CARDS).format(direction=sql.SQL("ASC")).as_string()
-TOP_SIM_CARDS_BACKWARD = sql.SQL(TOP_SIM_CARDS).format(direction=sql.SQL("DESC")).as_string()
+TOP_SIM_CARDS_FORWARD = sql.SQL(TOP_SIM_CARDS).format(
+    descending=sql.SQL("DESC"), ascending=sql.SQL("ASC")).as_string()
+TOP_SIM_CARDS_BACKWARD = sql.SQL(TOP_SIM_CARDS).format(  # the page nearest `before`, reversed
+    descending=sql.SQL("ASC"), ascending=sql.SQL("DESC")).as_string()
 
 
 @dataclass(frozen=True)
@@ -92,13 +109,15 @@ async def top_sim_cards(
 ) -> Ranking:
     """Up to limit cards after `after` (or, backward, before `before`), most bytes first."""
     days_start, days_end = whole_days(start, end)
+    months_start, months_end = whole_months(days_start, days_end)
     after_bytes, after_card = after if after is not None else (None, None)
     before_bytes, before_card = before if before is not None else (None, None)
     rows = await database.fetch_all(
         TOP_SIM_CARDS_BACKWARD if backward else TOP_SIM_CARDS_FORWARD,
         {
             "organization": organization_id, "start": utc(start), "end": utc(end),
-            "days_start": utc(days_start), "days_end": utc(days_end), "limit": limit,
+            "days_start": utc(days_start), "days_end": utc(days_end),
+            "months_start": utc(months_start), "months_end": utc(months_end), "limit": limit,
             "after_bytes": after_bytes, "after_card": after_card,
             "before_bytes": before_bytes, "before_card": before_card,
         },

@@ -17,12 +17,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.pagination import encode_cursor
+from app.queries.usage import whole_days, whole_months
 from tests.app.conftest import Runner, check_on_timescaledb, loaded_runner
 from tests.app.usage_data import BEGINNING, load
 
-EPOCH = datetime(2024, 3, 1, tzinfo=UTC)
+EPOCH = datetime(2024, 1, 20, tzinfo=UTC)  # 50 days: whole months, days and hours are read
 MOVED = "3099"
-MOVE = EPOCH + timedelta(days=4, hours=7)
+MOVE = EPOCH + timedelta(days=14, hours=7)  # within February: the month has two owners
 INVENTORY = {f"30{n:02}": "red" if n % 3 else "blue" for n in range(40)}
 HISTORIES = {MOVED: [(BEGINNING, "red"), (MOVE, "blue")]}
 
@@ -46,7 +47,7 @@ def random_events() -> list[tuple[datetime, str, int]]:
     events = []
     for card in [*INVENTORY, MOVED]:
         for _ in range(generator.randrange(0, 30)):
-            time = EPOCH + timedelta(seconds=generator.randrange(9 * 86400))
+            time = EPOCH + timedelta(seconds=generator.randrange(50 * 86400))
             # Few distinct sizes: many cards tie on their totals.
             events.append((time, card, generator.choice([0, 1000, 2000, 5000])))
     return events
@@ -100,8 +101,8 @@ def walk(runner: Runner, variables: dict, size: int, backward: bool) -> list[dic
 
 questions = st.fixed_dictionaries({
     "organization": st.sampled_from(["red", "blue"]),
-    "start_hour": st.integers(-30, 150),
-    "hours": st.integers(1, 200),
+    "start_hour": st.integers(-30, 600),
+    "hours": st.one_of(st.integers(1, 200), st.integers(600, 1300)),
     "size": st.integers(1, 12),
     "zone": st.sampled_from([None, "UTC", "Europe/Lisbon"]),
 })
@@ -134,12 +135,12 @@ def test_top_sim_cards_equal_the_reference_ranking(runner: Runner, question: dic
 
 
 def test_a_moved_card_ranks_for_each_owner_by_its_own_usage(runner: Runner) -> None:
-    variables = {"from": EPOCH.isoformat(), "to": (EPOCH + timedelta(days=9)).isoformat(),
+    variables = {"from": EPOCH.isoformat(), "to": (EPOCH + timedelta(days=50)).isoformat(),
                  "first": 1000}
     for organization in ("red", "blue"):
         nodes = [edge["node"] for edge in ranking(runner, {**variables, "organization": organization})["edges"]]
         moved = [node for node in nodes if node["simCard"]["id"] == MOVED]
-        assert moved == [node for node in reference(organization, EPOCH, EPOCH + timedelta(days=9))
+        assert moved == [node for node in reference(organization, EPOCH, EPOCH + timedelta(days=50))
                          if node["simCard"]["id"] == MOVED]
         assert moved, "the moved card has usage on both sides of its move"
 
@@ -169,3 +170,28 @@ def test_top_sim_cards_in_timescaledb_mode(timescaledb_database: str) -> None:
     load(timescaledb_database, ownership=HISTORIES)
     load(timescaledb_database, INVENTORY, EVENTS)
     check_on_timescaledb(timescaledb_database, questions, check, max_examples=15)
+
+
+def _month_starts(start: int, end: int) -> list[int]:
+    """Every UTC month start in [start, end], by walking the days."""
+    return [day for day in range(start - start % 86400, end + 1, 86400)
+            if start <= day <= end and datetime.fromtimestamp(day, UTC).day == 1]
+
+
+@given(st.integers(0, 20_000), st.integers(1, 2_000))
+def test_whole_months_and_days_partition_the_interval(start_hour: int, hours: int) -> None:
+    start = int(datetime(2023, 11, 1, tzinfo=UTC).timestamp()) + start_hour * 3600
+    end = start + hours * 3600
+    days_start, days_end = whole_days(start, end)
+    months_start, months_end = whole_months(days_start, days_end)
+    assert start <= days_start <= days_end <= end
+    if months_start == months_end:
+        assert months_start == days_end
+        months = []
+    else:
+        assert days_start <= months_start < months_end <= days_end
+        months = _month_starts(months_start, months_end)
+        assert months[0] == months_start and months[-1] == months_end
+    # Every month wholly inside the days is one of the months read from the monthly relation.
+    bounds = _month_starts(days_start, days_end) if days_start < days_end else []
+    assert [pair for pair in zip(bounds, bounds[1:])] == list(zip(months, months[1:]))

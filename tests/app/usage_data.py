@@ -57,6 +57,7 @@ ROLLUPS = {
     "usage_sim_card_daily": (CARD_ROLLUP, "day"),
     "usage_organization_hourly": (ORGANIZATION_ROLLUP, "hour"),
     "usage_organization_daily": (ORGANIZATION_ROLLUP, "day"),
+    "usage_sim_card_monthly": (CARD_ROLLUP, "month"),
 }
 
 # A card's history: (valid_from, organization) oldest first, each until the next, the last open.
@@ -64,7 +65,7 @@ History = Sequence[tuple[datetime, str]]
 
 
 def rebuild_rollups(connection: psycopg.Connection) -> None:
-    """Recompute the four postgres-mode rollup tables from every raw row."""
+    """Recompute the five postgres-mode rollup tables from every raw row."""
     for table, (statement, unit) in ROLLUPS.items():
         connection.execute(f"DELETE FROM {table}")
         connection.execute(statement.format(table=table, unit=unit))
@@ -84,7 +85,7 @@ def refresh_aggregates(url: str) -> None:
     with psycopg.connect(url, autocommit=True) as connection:
         for view in (
             "usage_sim_card_hourly", "usage_organization_hourly",
-            "usage_sim_card_daily", "usage_organization_daily",
+            "usage_sim_card_daily", "usage_organization_daily", "usage_sim_card_monthly",
         ):
             connection.execute(f"CALL refresh_continuous_aggregate('{view}', NULL, NULL)")
 

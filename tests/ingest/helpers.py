@@ -28,6 +28,7 @@ RELATIONS = {
     "usage_organization_hourly": ("organization_id", "hour"),
     "usage_sim_card_daily": ("sim_card_id", "day"),
     "usage_organization_daily": ("organization_id", "day"),
+    "usage_sim_card_monthly": ("sim_card_id", "month"),
 }
 
 
@@ -58,6 +59,8 @@ def value(sim: str, bytes_used: int, moment: datetime | str) -> bytes:
 
 def bucket(moment: datetime, unit: str) -> datetime:
     moment = moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    if unit == "month":
+        return moment.replace(day=1, hour=0)
     return moment.replace(hour=0) if unit == "day" else moment
 
 

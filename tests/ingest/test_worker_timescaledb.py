@@ -15,7 +15,8 @@ from tests.ingest.helpers import OWNERS, database_totals, expected_totals, raw_t
 
 pytestmark = [pytest.mark.kafka, pytest.mark.timescaledb]
 
-AGGREGATES = ("usage_sim_card_hourly", "usage_organization_hourly", "usage_sim_card_daily", "usage_organization_daily")
+AGGREGATES = ("usage_sim_card_hourly", "usage_organization_hourly", "usage_sim_card_daily",
+              "usage_organization_daily", "usage_sim_card_monthly")
 
 
 @pytest.mark.parametrize("method", ["auto", "insert"])

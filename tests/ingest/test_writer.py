@@ -108,7 +108,7 @@ def test_late_events_reach_the_continuous_aggregates(timescaledb_database: str) 
         assert write(connection, batch_of(recent), mode="timescaledb", use_copy=use_copy) == 0
         # What the refresh policies do after a while: materialize up to an hour ago.
         for name in ("usage_sim_card_hourly", "usage_organization_hourly",
-                     "usage_sim_card_daily", "usage_organization_daily"):
+                     "usage_sim_card_daily", "usage_organization_daily", "usage_sim_card_monthly"):
             connection.execute("CALL refresh_continuous_aggregate(%s, NULL, %s)", (name, now - timedelta(hours=1)))
         queued = write(connection, batch_of(late, start=30), mode="timescaledb", use_copy=use_copy)
         assert queued >= 2  # 2020-02 and 2020-03 are coalesced or not; 2021 and today apart
@@ -128,7 +128,7 @@ def test_a_year_of_backfill_is_a_few_refreshes(timescaledb_database: str) -> Non
         write(connection, batch_of([value("89440001", 1, now - timedelta(days=2))]),
               mode="timescaledb", use_copy=use_copy)
         for name in ("usage_sim_card_hourly", "usage_organization_hourly",
-                     "usage_sim_card_daily", "usage_organization_daily"):
+                     "usage_sim_card_daily", "usage_organization_daily", "usage_sim_card_monthly"):
             connection.execute("CALL refresh_continuous_aggregate(%s, NULL, %s)", (name, now - timedelta(hours=1)))
         start = datetime(2021, 1, 1, tzinfo=UTC)
         year = [value(f"894400{1 + i % 14:02d}", i, start + timedelta(hours=5 * i)) for i in range(1752)]

@@ -20,6 +20,7 @@ READ_RELATIONS = (
     "usage_sim_card_daily",
     "usage_organization_hourly",
     "usage_organization_daily",
+    "usage_sim_card_monthly",  # built on the daily one: refreshed after it
 )
 
 RELATION_COLUMNS = """
@@ -72,13 +73,13 @@ def test_postgres_mode_upgrades_and_downgrades(empty_database: str) -> None:
     round_trip(empty_database, "postgres")
 
 
-def fillfactors(url: str) -> set:
+def fillfactors(url: str, relations: tuple[str, ...] = READ_RELATIONS) -> set:
     with psycopg.connect(url) as connection:
         return {
             tuple(connection.execute(
                 "SELECT reloptions FROM pg_class WHERE oid = %s::regclass", (relation,)
             ).fetchone()[0] or ())
-            for relation in READ_RELATIONS
+            for relation in relations
         }
 
 
@@ -87,7 +88,7 @@ def test_postgres_rollups_leave_room_for_updates_in_place(empty_database: str) -
     migration.upgrade(settings)
     assert fillfactors(empty_database) == {("fillfactor=70",)}
     migration.downgrade(settings, "0003")
-    assert fillfactors(empty_database) == {()}
+    assert fillfactors(empty_database, READ_RELATIONS[:4]) == {()}  # the months came in 0007
 
 
 @pytest.fixture
@@ -165,3 +166,28 @@ def test_both_modes_have_the_same_read_relations(
 
 def test_migrations_have_one_head() -> None:
     assert migration.head_revision()
+
+
+DAYS = [  # (day, card, organization, bytes, events) in the per-card daily rollup before 0007
+    ("2024-01-31", "1", "a", 10, 1), ("2024-02-01", "1", "a", 20, 2), ("2024-02-29", "1", "a", 30, 3),
+    ("2024-02-10", "1", "b", 5, 1), ("2024-02-10", "2", "", 7, 1), ("2024-03-01", "2", "", 1, 1),
+]
+
+
+def test_the_months_are_summed_from_the_stored_days(empty_database: str) -> None:
+    settings = settings_for(empty_database, SIMUSAGE_STORAGE_MODE="postgres")
+    migration.upgrade(settings, "0006")
+    with psycopg.connect(empty_database) as connection:
+        connection.cursor().executemany(
+            "INSERT INTO usage_sim_card_daily (bucket, sim_card_id, organization_id, bytes_used, "
+            "event_count) VALUES (%s::date::timestamp AT TIME ZONE 'UTC', %s, %s, %s, %s)", DAYS)
+    migration.upgrade(settings)
+    with psycopg.connect(empty_database) as connection:
+        months = connection.execute(
+            "SELECT to_char(bucket AT TIME ZONE 'UTC', 'YYYY-MM'), sim_card_id, organization_id, "
+            "bytes_used, event_count FROM usage_sim_card_monthly ORDER BY 1, 2, 3").fetchall()
+    assert months == [("2024-01", "1", "a", 10, 1), ("2024-02", "1", "a", 50, 5),
+                      ("2024-02", "1", "b", 5, 1), ("2024-02", "2", "", 7, 1),
+                      ("2024-03", "2", "", 1, 1)]
+    migration.downgrade(settings, "0006")
+    assert "usage_sim_card_monthly" not in relations(empty_database)

@@ -32,6 +32,7 @@ EXPECTED = {
     "usage_sim_card_daily": ("day", "sim_card_id"),
     "usage_organization_hourly": ("hour", "organization_id"),
     "usage_organization_daily": ("day", "organization_id"),
+    "usage_sim_card_monthly": ("month", "sim_card_id"),
 }
 
 GROUP_BY_RAW = """
@@ -69,7 +70,11 @@ def test_continuous_aggregates_equal_group_by(timescaledb_database: str, materia
     with psycopg.connect(timescaledb_database, autocommit=True) as connection:
         connection.cursor().executemany(INSERT_USAGE, raw_rows())
         if materialized:
-            # Hourly before daily: the daily aggregates are built on the hourly ones.
+            # Hourly before daily before monthly: each is built on the one before. A window
+            # covers whole buckets (TimescaleDB refuses one smaller than a month for the months).
+            month = START.replace(day=1, hour=0, minute=0)
             for relation in READ_RELATIONS:
-                connection.execute(REFRESH, (relation, START - timedelta(days=1), START + timedelta(days=3)))
+                window = ((month, month + timedelta(days=62)) if relation.endswith("monthly")
+                          else (START - timedelta(days=1), START + timedelta(days=3)))
+                connection.execute(REFRESH, (relation, *window))
         aggregates_match_group_by(connection)
