@@ -28,12 +28,11 @@ from app.types.catalog import (
     CardsAfter,
     CardsFirst,
     Organization,
-    OrganizationConnection,
     SimCard,
     SimCardConnection,
     cards_page,
-    organizations_page,
 )
+from app.types.organizations import OrganizationConnection, organizations_page
 
 # Distinct query texts kept parsed and validated per worker. Clients send a handful of
 # shapes with variables; a bounded cache keeps a flood of distinct texts from growing memory.

@@ -12,7 +12,6 @@ from app.context import RequestContext
 from app.loaders import OrganizationCardsKey
 from app.pagination import (
     DEFAULT_PAGE_SIZE,
-    ORGANIZATION_CURSOR,
     SIM_CARD_CURSOR,
     decode_cursor,
     encode_cursor,
@@ -168,27 +167,6 @@ class Organization:
         )
 
 
-@strawberry.type(description="An organization in a list, with its cursor.")
-class OrganizationEdge:
-    """An organization and its cursor."""
-
-    cursor: str = strawberry.field(description="Opaque cursor of this organization, for `after`.")
-    node: Organization = strawberry.field(description="The organization.")
-
-
-@strawberry.type(description="A page of organizations, ordered by id.")
-class OrganizationConnection:
-    """A page of organizations; totalCount is read only when asked."""
-
-    edges: list[OrganizationEdge] = strawberry.field(description="The page's organizations, by id.")
-    page_info: PageInfo = strawberry.field(description="Where this page lies in the list.")
-    count: strawberry.Private[Callable[[], Awaitable[int]]]
-
-    @strawberry.field(description="Organizations in the whole list, over all pages.")
-    async def total_count(self) -> int:
-        return await self.count()
-
-
 def sim_card_connection(
     rows: list[SimCardRow], limit: int, count: Callable[[], Awaitable[int]]
 ) -> SimCardConnection:
@@ -205,21 +183,6 @@ def sim_card_connection(
     return SimCardConnection(edges=edges, page_info=page_info, count=count)
 
 
-def organization_connection(
-    ids: list[str], limit: int, count: Callable[[], Awaitable[int]]
-) -> OrganizationConnection:
-    """A page of organizations from ids read with limit + 1."""
-    edges = [
-        OrganizationEdge(
-            cursor=encode_cursor(ORGANIZATION_CURSOR, organization_id),
-            node=Organization(id=strawberry.ID(organization_id)),
-        )
-        for organization_id in ids[:limit]
-    ]
-    page_info = PageInfo(source=KnownPage([edge.cursor for edge in edges], len(ids) > limit))
-    return OrganizationConnection(edges=edges, page_info=page_info, count=count)
-
-
 async def cards_page(
     context: RequestContext, organization_id: str | None, first: int | None, after: str | None
 ) -> SimCardConnection:
@@ -234,7 +197,7 @@ async def cards_page(
     if organization_id is None:
         organization_id = viewer.organization_id  # a key's list is its organization's cards
     if organization_id is None or not viewer.may_see_organization(organization_id):
-        return sim_card_connection([], size, _nothing)
+        return sim_card_connection([], size, nothing)
     rows = await loaders.organization_cards.load(
         OrganizationCardsKey(organization_id, after_id, size + 1)
     )
@@ -243,28 +206,6 @@ async def cards_page(
     return sim_card_connection(rows, size, lambda: loaders.organization_card_counts.load(visible))
 
 
-async def organizations_page(
-    context: RequestContext, first: int | None, after: str | None
-) -> OrganizationConnection:
-    """A page of organizations: all (admin) or the viewer's own, if it has cards."""
-    size, _ = page_size(first, None)
-    after_id = decode_cursor(after, ORGANIZATION_CURSOR) if after is not None else None
-    viewer, database = context.viewer, context.database
-    if viewer.admin:
-        ids = await catalog.organizations_page(database, after_id, size + 1)
-        context.charge(min(size, len(ids)))
-        return organization_connection(ids, size, lambda: catalog.count_organizations(database))
-    own = viewer.organization_id
-    exists = own is not None and await context.loaders.organizations.load(own)
-    if not exists:
-        return organization_connection([], size, _nothing)
-    listed = after_id is None or await catalog.sorts_after(database, own, after_id)
-    return organization_connection([own] if listed else [], size, _one)
-
-
-async def _nothing() -> int:
+async def nothing() -> int:
+    """The count of an empty list."""
     return 0
-
-
-async def _one() -> int:
-    return 1
