@@ -98,6 +98,7 @@ DATE_TIME_SCALAR = strawberry.scalar(
     ),
     serialize=serialize_date_time,
     parse_value=parse_date_time,
+    specified_by_url="https://datatracker.ietf.org/doc/html/rfc3339",
 )
 
 BIG_INT_SCALAR = strawberry.scalar(

@@ -11,6 +11,7 @@ from strawberry.extensions import ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
+from app.context import RequestContext
 from app.errors import checked_id, code_of, coded, log_unexpected
 from app.extensions import (
     ObservedOperation,
@@ -32,11 +33,30 @@ from app.types.catalog import (
     SimCardConnection,
     cards_page,
 )
+from app.types.node import Node, decode_node_id
 from app.types.organizations import OrganizationConnection, organizations_page
 
 # Distinct query texts kept parsed and validated per worker. Clients send a handful of
 # shapes with variables; a bounded cache keeps a flood of distinct texts from growing memory.
 CACHE_SIZE = 512
+
+
+async def visible_sim_card(context: RequestContext, sim_card_id: str) -> SimCard | None:
+    """The card, if it exists and the viewer may see it."""
+    row = await context.loaders.sim_cards.load(sim_card_id)
+    # A card the viewer may not see is reported exactly like a card that does not exist.
+    if row is None or not context.viewer.may_see_card(row):
+        return None
+    return SimCard(id=strawberry.ID(row.id), organization_id=row.organization_id)
+
+
+async def visible_organization(context: RequestContext, organization_id: str) -> Organization | None:
+    """The organization, if it owns or owned a card and the viewer may see it."""
+    if not context.viewer.may_see_organization(organization_id):
+        return None
+    if not await context.loaders.organizations.load(organization_id):
+        return None
+    return Organization(id=strawberry.ID(organization_id))
 
 
 @strawberry.type(description="The questions simusage answers: SIM cards, organizations and their usage.")
@@ -46,12 +66,7 @@ class Query:
         self, info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The SIM card id, e.g. 89440001.")],
     ) -> SimCard | None:
-        context = info.context
-        row = await context.loaders.sim_cards.load(checked_id(id))
-        # A card the viewer may not see is reported exactly like a card that does not exist.
-        if row is None or not context.viewer.may_see_card(row):
-            return None
-        return SimCard(id=strawberry.ID(row.id), organization_id=row.organization_id)
+        return await visible_sim_card(info.context, checked_id(id))
 
     @strawberry.field(
         description="An organization that owns or owned at least one SIM card; null otherwise."
@@ -60,13 +75,20 @@ class Query:
         self, info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The organization id, e.g. f00ff.")],
     ) -> Organization | None:
-        context = info.context
-        organization_id = checked_id(id)
-        if not context.viewer.may_see_organization(organization_id):
-            return None
-        if not await context.loaders.organizations.load(organization_id):
-            return None
-        return Organization(id=id)
+        return await visible_organization(info.context, checked_id(id))
+
+    @strawberry.field(
+        description="The Organization or SimCard of a global id (its `nodeId`); null, as for the "
+        "typed fields, if there is none the caller may see."
+    )
+    async def node(
+        self, info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The object's nodeId.")],
+    ) -> Node | None:
+        type_name, key = decode_node_id(checked_id(id))
+        if type_name == "SimCard":
+            return await visible_sim_card(info.context, checked_id(key))
+        return await visible_organization(info.context, checked_id(key))
 
     @strawberry.field(
         description="SIM cards by id: of one organization, or every card the caller may see "

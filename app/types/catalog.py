@@ -21,6 +21,7 @@ from app.queries import catalog
 from app.queries.catalog import SimCardRow
 from app.queries.usage import ORGANIZATION, SIM_CARD
 from app.types.common import KnownPage, PageInfo
+from app.types.node import Node
 from app.types.ownership import (
     OwnershipAfter,
     OwnershipConnection,
@@ -63,7 +64,7 @@ CardsAfter = Annotated[
 
 
 @strawberry.type(description="A SIM card: known from the inventory or from its usage.")
-class SimCard:
+class SimCard(Node):
     """A SIM card the viewer may see."""
 
     id: strawberry.ID = strawberry.field(
@@ -128,7 +129,7 @@ class SimCardConnection:
 
 
 @strawberry.type(description="A customer organization: it owns SIM cards in the inventory.")
-class Organization:
+class Organization(Node):
     """An organization the viewer may see."""
 
     id: strawberry.ID = strawberry.field(description="The organization id, e.g. f00ff.")
