@@ -2,19 +2,21 @@
 
 The per-card aggregates keep the organization each row's usage is attributed to (by the time
 of its events), so a ranking reads only its organization's rows: a card that changed hands is
-ranked by what it used while it was the organization's. Whole UTC months come from the
-monthly aggregate (one row a card), the whole days around them from the daily one, the ragged
-hours at either end from the hourly one: exact, also for late data.
+ranked by what it used while it was the organization's. The interval is read in the parts of
+app/interval_parts.py (months, days, hours added; hours trimmed off a month subtracted): exact,
+also for late data.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from psycopg import sql
 
 from app.database import Database
-from app.queries.usage import utc, whole_days, whole_months
+from app.interval_parts import Parts, interval_parts
+from app.queries.usage import utc
 
 # Cards are ordered most bytes first, ties by card id. A keyset bound is (bytes, id) of a
 # cursor; NULL bounds leave that side open. `counts` always gives one row, so
@@ -30,17 +32,18 @@ TOP_SIM_CARDS = """
             UNION ALL
             SELECT sim_card_id, bytes_used, event_count FROM usage_sim_card_daily
             WHERE organization_id = %(organization)s
-              AND bucket >= %(days_start)s AND bucket < %(months_start)s
+              AND ((bucket >= %(days_a_start)s AND bucket < %(days_a_end)s)
+                   OR (bucket >= %(days_b_start)s AND bucket < %(days_b_end)s))
             UNION ALL
-            SELECT sim_card_id, bytes_used, event_count FROM usage_sim_card_daily
+            SELECT sim_card_id, bytes_used, event_count FROM usage_sim_card_hourly
             WHERE organization_id = %(organization)s
-              AND bucket >= %(months_end)s AND bucket < %(days_end)s
+              AND ((bucket >= %(hours_a_start)s AND bucket < %(hours_a_end)s)
+                   OR (bucket >= %(hours_b_start)s AND bucket < %(hours_b_end)s))
             UNION ALL
-            SELECT sim_card_id, bytes_used, event_count FROM usage_sim_card_hourly
-            WHERE organization_id = %(organization)s AND bucket >= %(start)s AND bucket < %(days_start)s
-            UNION ALL
-            SELECT sim_card_id, bytes_used, event_count FROM usage_sim_card_hourly
-            WHERE organization_id = %(organization)s AND bucket >= %(days_end)s AND bucket < %(end)s
+            SELECT sim_card_id, -bytes_used, -event_count FROM usage_sim_card_hourly
+            WHERE organization_id = %(organization)s
+              AND ((bucket >= %(trimmed_a_start)s AND bucket < %(trimmed_a_end)s)
+                   OR (bucket >= %(trimmed_b_start)s AND bucket < %(trimmed_b_end)s))
         ) AS parts
         GROUP BY sim_card_id
         HAVING sum(event_count) > 0
@@ -103,21 +106,28 @@ class Ranking:
 Bound = tuple[int, str] | None
 
 
+def spans(parts: Parts) -> dict[str, datetime]:
+    """The statement's span parameters of the parts."""
+    spans = {"months": parts.months}
+    for name in ("days", "hours", "trimmed"):
+        first, second = getattr(parts, name)
+        spans |= {f"{name}_a": first, f"{name}_b": second}
+    return {f"{name}_{end}": utc(bound) for name, span in spans.items()
+            for end, bound in zip(("start", "end"), span, strict=True)}
+
+
 async def top_sim_cards(
     database: Database, organization_id: str, start: int, end: int,
     after: Bound, before: Bound, limit: int, backward: bool,
 ) -> Ranking:
     """Up to limit cards after `after` (or, backward, before `before`), most bytes first."""
-    days_start, days_end = whole_days(start, end)
-    months_start, months_end = whole_months(days_start, days_end)
+    parts = interval_parts(start, end)
     after_bytes, after_card = after if after is not None else (None, None)
     before_bytes, before_card = before if before is not None else (None, None)
     rows = await database.fetch_all(
         TOP_SIM_CARDS_BACKWARD if backward else TOP_SIM_CARDS_FORWARD,
         {
-            "organization": organization_id, "start": utc(start), "end": utc(end),
-            "days_start": utc(days_start), "days_end": utc(days_end),
-            "months_start": utc(months_start), "months_end": utc(months_end), "limit": limit,
+            "organization": organization_id, **spans(parts), "limit": limit,
             "after_bytes": after_bytes, "after_card": after_card,
             "before_bytes": before_bytes, "before_card": before_card,
         },

@@ -9,10 +9,11 @@ from __future__ import annotations
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from app.calendar import MONTHLY, UTC_ZONE
 from app.database import Database
+from app.interval_parts import whole_days
 from app.queries.calendar_statements import (
     CALENDAR_COUNT_STATEMENTS,
     CALENDAR_PAGE_STATEMENTS,
@@ -56,31 +57,6 @@ class Bucket:
 def utc(epoch_seconds: int) -> datetime:
     """The UTC datetime of an epoch second (datetimes are immutable: shared between requests)."""
     return datetime.fromtimestamp(epoch_seconds, UTC)
-
-
-def whole_days(start: int, end: int) -> tuple[int, int]:
-    """The UTC days wholly inside [start, end), as [days_start, days_end); empty at end."""
-    days_start = -(-start // DAY_SECONDS) * DAY_SECONDS
-    days_end = end // DAY_SECONDS * DAY_SECONDS
-    if days_start >= days_end:
-        return end, end
-    return days_start, days_end
-
-
-def whole_months(start: int, end: int) -> tuple[int, int]:
-    """The UTC months wholly inside [start, end) (UTC days), as [months_start, months_end);
-    empty at end."""
-    first = datetime.fromtimestamp(start, UTC)
-    months_start = first.replace(day=1)
-    if months_start != first:
-        try:
-            months_start = (months_start + timedelta(days=31)).replace(day=1)
-        except OverflowError:  # December of the year 9999: no whole month follows
-            return end, end
-    months_end = datetime.fromtimestamp(end, UTC).replace(day=1)
-    if months_start >= months_end:
-        return end, end
-    return int(months_start.timestamp()), int(months_end.timestamp())
 
 
 def _pages(rows, keys: Sequence[str]) -> dict[str, list[Bucket]]:

@@ -17,7 +17,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.pagination import encode_cursor
-from app.queries.usage import whole_days, whole_months
 from tests.app.conftest import Runner, check_on_timescaledb, loaded_runner
 from tests.app.usage_data import BEGINNING, load
 
@@ -128,9 +127,21 @@ def runner(module_database: str) -> Iterator[Runner]:
         yield schema_runner
 
 
+# Months in a zone an hour off UTC, and one trimmed at both ends: a UTC month less and plus hours.
+LOCAL_MONTHS = [
+    {"organization": organization, "start_hour": 12 * 24 - 1, "hours": hours, "size": 7, "zone": None}
+    for organization in ("red", "blue") for hours in (29 * 24, 29 * 24 + 3, 29 * 24 - 2)
+]
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(questions)
 def test_top_sim_cards_equal_the_reference_ranking(runner: Runner, question: dict) -> None:
+    check(runner, question)
+
+
+@pytest.mark.parametrize("question", LOCAL_MONTHS)
+def test_a_month_in_a_zone_is_a_utc_month_with_hours_trimmed(runner: Runner, question: dict) -> None:
     check(runner, question)
 
 
@@ -169,29 +180,5 @@ def test_bad_ranking_input_is_the_clients_error(runner: Runner, arguments: dict,
 def test_top_sim_cards_in_timescaledb_mode(timescaledb_database: str) -> None:
     load(timescaledb_database, ownership=HISTORIES)
     load(timescaledb_database, INVENTORY, EVENTS)
-    check_on_timescaledb(timescaledb_database, questions, check, max_examples=15)
-
-
-def _month_starts(start: int, end: int) -> list[int]:
-    """Every UTC month start in [start, end], by walking the days."""
-    return [day for day in range(start - start % 86400, end + 1, 86400)
-            if start <= day <= end and datetime.fromtimestamp(day, UTC).day == 1]
-
-
-@given(st.integers(0, 20_000), st.integers(1, 2_000))
-def test_whole_months_and_days_partition_the_interval(start_hour: int, hours: int) -> None:
-    start = int(datetime(2023, 11, 1, tzinfo=UTC).timestamp()) + start_hour * 3600
-    end = start + hours * 3600
-    days_start, days_end = whole_days(start, end)
-    months_start, months_end = whole_months(days_start, days_end)
-    assert start <= days_start <= days_end <= end
-    if months_start == months_end:
-        assert months_start == days_end
-        months = []
-    else:
-        assert days_start <= months_start < months_end <= days_end
-        months = _month_starts(months_start, months_end)
-        assert months[0] == months_start and months[-1] == months_end
-    # Every month wholly inside the days is one of the months read from the monthly relation.
-    bounds = _month_starts(days_start, days_end) if days_start < days_end else []
-    assert [pair for pair in zip(bounds, bounds[1:])] == list(zip(months, months[1:]))
+    check_on_timescaledb(timescaledb_database, st.one_of(st.sampled_from(LOCAL_MONTHS), questions),
+                         check, max_examples=20)
