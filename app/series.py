@@ -7,9 +7,7 @@ DataLoaders, so a hundred cards' series cost one statement per kind of read.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
-
-from datetime import UTC, tzinfo
+from datetime import UTC, datetime, tzinfo
 
 from app.calendar import (
     MONTHLY,
@@ -51,7 +49,9 @@ def _epoch_seconds(value: datetime, name: str, granularity: str) -> int:
     return seconds
 
 
-def usage_grid(start: datetime, end: datetime, granularity: str, zone: tzinfo = UTC) -> Grid | CalendarGrid:
+def usage_grid(
+    start: datetime, end: datetime, granularity: str, zone: tzinfo = UTC
+) -> Grid | CalendarGrid:
     """The bucket grid of [start, end) in the zone, checked: ordered and aligned to the
     granularity (local days and months in the zone; hours are the same hours everywhere)."""
     if granularity == MONTHLY or (granularity == DAILY and zone is not UTC):
@@ -109,7 +109,7 @@ class UsageSeries:
         grid = usage_grid(in_zone(start, zone), in_zone(end, zone), granularity, zone)
         page_slice = slice_grid(grid, CURSOR_KINDS[granularity], first, after, last, before)
         scope = context.viewer.card_scope() if subject == SIM_CARD else None
-        zone_name = UTC_ZONE if zone is UTC or zone_name is None else zone_name
+        zone_name = UTC_ZONE if zone is UTC else zone_name  # null and "UTC": one loader key
         return cls(context, subject, scope, key, granularity, zone_name, grid, page_slice,
                    skip_empty)
 
@@ -124,8 +124,8 @@ class UsageSeries:
 
     async def _counts(self) -> tuple[int, int, int]:
         return await self.context.loaders.counts.load(CountsKey(
-            self.subject, self.granularity, self.zone_name, self.scope, self.key, self.grid.start, self.grid.end,
-            self.slice.lower, self.slice.upper,
+            self.subject, self.granularity, self.zone_name, self.scope, self.key, self.grid.start,
+            self.grid.end, self.slice.lower, self.slice.upper,
         ))
 
     async def edges(self) -> list[Edge]:
