@@ -22,6 +22,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocketClose
 
+from app.export import EXPORT_PATH
 from app.queries.api_keys import find_key
 from app.rate_limit import SampledWarning, TokenBuckets, too_many_requests
 from app.viewer import ADMIN, Viewer
@@ -171,7 +172,7 @@ def _refusal(failure: AuthenticationFailed) -> JSONResponse:
 
 
 class AuthenticationMiddleware:
-    """ASGI middleware: GraphQL operations need a valid key; everything else passes."""
+    """ASGI middleware: GraphQL operations and exports need a valid key; the rest passes."""
 
     def __init__(
         self, app: ASGIApp, authenticator: Authenticator | None, graphql_path: str = "/graphql",
@@ -187,7 +188,10 @@ class AuthenticationMiddleware:
         self.refusals_log = SampledWarning(logger)
 
     def _guarded(self, scope: Scope) -> bool:
-        if get_route_path(scope) not in self.graphql_paths:
+        path = get_route_path(scope)
+        if path == EXPORT_PATH:
+            return True  # the CSV of a series: data, as a GraphQL query's
+        if path not in self.graphql_paths:
             return False  # /healthz, /readyz, /metrics, static files: no data behind them
         if scope["type"] == "websocket":
             return True  # graphql-ws runs queries too

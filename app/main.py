@@ -26,6 +26,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.types import ExecutionResult
 
 from app.authentication import install_authentication
+from app.export import EXPORT_PATH, UsageExport
 from app.context import RequestContext
 from app.database import Database
 from app.errors import UserInputError
@@ -197,6 +198,8 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.database = database
     app.add_route("/graphql", GraphQLEndpoint(schema, settings, database), methods=["GET", "POST"])
+    export = UsageExport(database, settings.api_max_nodes, settings.auth == "off")
+    app.add_route(EXPORT_PATH, export.respond, methods=["GET"])
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.get("/healthz")

@@ -36,12 +36,14 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _CURSOR_TEXT = re.compile(r"[A-Za-z0-9_-]{1,400}")
 
 
-# The same bucket times recur in request after request: a page of 30 cursors is 30 look-ups.
-@functools.lru_cache(maxsize=65536)
-def encode_cursor(kind: str, value: str | int) -> str:
+def cursor_of(kind: str, value: str | int) -> str:
     """An opaque cursor: URL-safe base64 of version, kind and value."""
     payload = f"{CURSOR_VERSION}:{kind}:{value}".encode()
     return base64.urlsafe_b64encode(payload).decode("ascii").rstrip("=")
+
+
+# The same bucket times recur in request after request: a page of 30 cursors is 30 look-ups.
+encode_cursor = functools.lru_cache(maxsize=65536)(cursor_of)
 
 
 def decode_cursor(cursor: str, kind: str) -> str:

@@ -128,8 +128,8 @@ class UsageSeries:
             self.grid.end, self.slice.lower, self.slice.upper,
         ))
 
-    async def edges(self) -> list[Edge]:
-        """The page's buckets in time order, each with its cursor."""
+    async def buckets(self) -> list[Bucket]:
+        """The page's buckets in time order (zeros included unless skipEmpty)."""
         if not self._charged:
             self._charged = True
             self.context.charge(min(self.slice.size, self.slice.upper_index - self.slice.lower_index))
@@ -137,7 +137,7 @@ class UsageSeries:
             rows = (await self._sparse_rows())[: self.slice.size]
             if self.slice.backward:
                 rows.reverse()
-            return [Edge(encode_cursor(self.kind, row.start), row) for row in rows]
+            return rows
         page = self._dense
         if page.start == page.end:
             return []
@@ -146,11 +146,13 @@ class UsageSeries:
                     page.start, page.end)
         )
         stored = {row.start: row for row in rows}
+        return [stored.get(start) or Bucket(start, 0, 0)
+                for start in self.grid.starts(page.start, page.end)]
+
+    async def edges(self) -> list[Edge]:
+        """The page's buckets in time order, each with its cursor."""
         kind = self.kind
-        return [
-            Edge(encode_cursor(kind, start), stored.get(start) or Bucket(start, 0, 0))
-            for start in self.grid.starts(page.start, page.end)
-        ]
+        return [Edge(encode_cursor(kind, bucket.start), bucket) for bucket in await self.buckets()]
 
     async def has_previous_page(self) -> bool:
         """Relay's hasPreviousPage."""
