@@ -68,6 +68,21 @@ def check_whole_hours(zone: tzinfo, instants: Sequence[datetime]) -> None:
             raise _unsupported(zone, instant)
 
 
+def whole_interval(start: datetime, end: datetime, zone: tzinfo, step: int, rule: str) -> tuple[int, int]:
+    """[start, end) in epoch seconds, checked: the zone's offsets whole hours there, both ends
+    multiples of step (rule says so in words), start first."""
+    check_whole_hours(zone, (start, end))
+    bounds = []
+    for name, value in (("from", start), ("to", end)):
+        seconds = int(value.timestamp())
+        if value.microsecond or seconds % step:
+            raise UserInputError(f"{name} must be {rule}, got {value.isoformat()}")
+        bounds.append(seconds)
+    if bounds[0] >= bounds[1]:
+        raise UserInputError("from must be earlier than to: the interval is [from, to)")
+    return bounds[0], bounds[1]
+
+
 def in_zone(value: datetime, zone: tzinfo) -> datetime:
     """An argument read in the zone: a DateTime written without offset is local wall time."""
     if not isinstance(value, WallClockDateTime) or zone is UTC:

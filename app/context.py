@@ -7,6 +7,7 @@ from strawberry.types import Info
 from app.database import Database
 from app.errors import TooManyNodesError
 from app.loaders import Loaders
+from app.queries.catalog import SimCardRow
 from app.viewer import Viewer
 
 
@@ -29,6 +30,18 @@ class RequestContext:
         self.nodes += nodes
         if self.nodes > self.max_nodes:
             raise TooManyNodesError(self.max_nodes)
+
+    async def visible_card(self, sim_card_id: str) -> SimCardRow | None:
+        """The card, if it exists and the viewer may see it: one it may not see is reported
+        exactly like one that does not exist."""
+        row = await self.loaders.sim_cards.load(sim_card_id)
+        return row if row is not None and self.viewer.may_see_card(row) else None
+
+    async def sees_organization(self, organization_id: str) -> bool:
+        """Whether the organization owns or owned a card, and the viewer may see it."""
+        return self.viewer.may_see_organization(organization_id) and bool(
+            await self.loaders.organizations.load(organization_id)
+        )
 
 
 def context_of(info: Info) -> RequestContext:

@@ -44,14 +44,6 @@ def _argument(parameters, name: str) -> str:
     return value
 
 
-async def _visible(context: RequestContext, subject: str, key: str) -> bool:
-    viewer, loaders = context.viewer, context.loaders
-    if subject == SIM_CARD:
-        row = await loaders.sim_cards.load(key)
-        return row is not None and viewer.may_see_card(row)
-    return viewer.may_see_organization(key) and await loaders.organizations.load(key)
-
-
 class UsageExport:
     """The export endpoint over the API's database, with its node budget."""
 
@@ -93,7 +85,10 @@ class UsageExport:
                                      f"one {first.grid.count:,}: ask for a shorter interval")
         except UserInputError as error:
             return PlainTextResponse(f"{error.message}\n", 400)
-        if not await _visible(first.context, subject, key):
+        context = first.context
+        visible = (await context.visible_card(key) is not None if subject == SIM_CARD
+                   else await context.sees_organization(key))
+        if not visible:
             return PlainTextResponse(f"no {subject.replace('_', ' ')} {key!r}\n", 404)
         name = f"usage-{key}-{granularity.lower()}.csv".replace('"', "")
         return StreamingResponse(

@@ -42,19 +42,16 @@ CACHE_SIZE = 512
 
 
 async def visible_sim_card(context: RequestContext, sim_card_id: str) -> SimCard | None:
-    """The card, if it exists and the viewer may see it."""
-    row = await context.loaders.sim_cards.load(sim_card_id)
-    # A card the viewer may not see is reported exactly like a card that does not exist.
-    if row is None or not context.viewer.may_see_card(row):
+    """The card as a GraphQL object, if the viewer may see it."""
+    row = await context.visible_card(sim_card_id)
+    if row is None:
         return None
     return SimCard(id=strawberry.ID(row.id), organization_id=row.organization_id)
 
 
 async def visible_organization(context: RequestContext, organization_id: str) -> Organization | None:
-    """The organization, if it owns or owned a card and the viewer may see it."""
-    if not context.viewer.may_see_organization(organization_id):
-        return None
-    if not await context.loaders.organizations.load(organization_id):
+    """The organization as a GraphQL object, if the viewer may see it."""
+    if not await context.sees_organization(organization_id):
         return None
     return Organization(id=strawberry.ID(organization_id))
 

@@ -14,12 +14,11 @@ from app.calendar import (
     UTC_ZONE,
     CalendarGrid,
     calendar_grid,
-    check_whole_hours,
     in_zone,
     time_zone,
+    whole_interval,
 )
 from app.context import RequestContext
-from app.errors import UserInputError
 from app.loaders import CountsKey, PageKey, SparsePageKey, TotalsKey
 from app.pagination import (
     DAILY_CURSOR,
@@ -39,16 +38,6 @@ CURSOR_KINDS = {HOURLY: HOURLY_CURSOR, DAILY: DAILY_CURSOR, MONTHLY: MONTHLY_CUR
 UNITS = {HOURLY: "a whole UTC hour", DAILY: "a UTC midnight"}
 
 
-def _epoch_seconds(value: datetime, name: str, granularity: str) -> int:
-    step = STEPS[granularity]
-    seconds = int(value.timestamp())
-    if value.microsecond or seconds % step:
-        raise UserInputError(
-            f"{name} must be {UNITS[granularity]} for {granularity} usage, got {value.isoformat()}"
-        )
-    return seconds
-
-
 def usage_grid(
     start: datetime, end: datetime, granularity: str, zone: tzinfo = UTC
 ) -> Grid | CalendarGrid:
@@ -56,12 +45,9 @@ def usage_grid(
     granularity (local days and months in the zone; hours are the same hours everywhere)."""
     if granularity == MONTHLY or (granularity == DAILY and zone is not UTC):
         return calendar_grid(granularity, zone, start, end)
-    check_whole_hours(zone, (start, end))
-    lower = _epoch_seconds(start, "from", granularity)
-    upper = _epoch_seconds(end, "to", granularity)
-    if lower >= upper:
-        raise UserInputError("from must be earlier than to: the interval is [from, to)")
-    return Grid(lower, upper, STEPS[granularity])
+    step = STEPS[granularity]
+    rule = f"{UNITS[granularity]} for {granularity} usage"
+    return Grid(*whole_interval(start, end, zone, step, rule), step)
 
 
 @dataclass(frozen=True)
@@ -81,12 +67,13 @@ class UsageSeries:
 
     def __init__(
         self, context: RequestContext, subject: str, scope: str | None, key: str,
-        granularity: str, zone_name: str, grid: Grid | CalendarGrid, page_slice: Slice,
+        granularity: str, zone: tzinfo, grid: Grid | CalendarGrid, page_slice: Slice,
         skip_empty: bool,
     ) -> None:
         self.context = context
-        self.zone_name = zone_name
-        self.zone = time_zone(zone_name)
+        self.zone = zone
+        # The loaders' key: null and "UTC" are one series.
+        self.zone_name = UTC_ZONE if zone is UTC else zone.key  # type: ignore[attr-defined]
         self.subject = subject
         self.scope = scope
         self.key = key
@@ -109,9 +96,7 @@ class UsageSeries:
         grid = usage_grid(in_zone(start, zone), in_zone(end, zone), granularity, zone)
         page_slice = slice_grid(grid, CURSOR_KINDS[granularity], first, after, last, before)
         scope = context.viewer.card_scope() if subject == SIM_CARD else None
-        zone_name = UTC_ZONE if zone is UTC else zone_name  # null and "UTC": one loader key
-        return cls(context, subject, scope, key, granularity, zone_name, grid, page_slice,
-                   skip_empty)
+        return cls(context, subject, scope, key, granularity, zone, grid, page_slice, skip_empty)
 
     async def _sparse_rows(self) -> list[Bucket]:
         request = SparsePageKey(

@@ -42,22 +42,26 @@ _STAGE_START = struct.Struct(">hihiqiqiq")
 _NO_ORGANIZATION = b"\x00\x00\x00\x00"  # '' : an organization's own rows, or a card's unowned usage
 
 class RollupKind(NamedTuple):
-    """One rollup relation: its table, key column, Aggregates attribute, bucket width, subject."""
+    """One rollup relation: its table, key column, Aggregates attribute, the width of the
+    bucket numbers it is written with, subject, and its bucket as a date_trunc unit."""
 
     table: str
     key: str
     attribute: str
     unit_us: int
     subject: str
+    unit: str
 
 
-# The rollup relations, in the order every worker writes (and so locks) them. The months'
-# buckets are the hours of their starts: months are not of one length.
+# The rollup relations, in the order every worker (and re-attribution) writes, and so locks,
+# them. The months' buckets are the hours of their starts: months are not of one length.
 ROLLUP_KINDS = tuple(
     RollupKind(RELATIONS[subject, granularity], KEY_COLUMNS[subject], f"{subject}_{granularity.lower()}",
-               HOUR_US if granularity == HOURLY else DAY_US, subject)
+               HOUR_US if granularity == HOURLY else DAY_US, subject,
+               "hour" if granularity == HOURLY else "day")
     for granularity in (HOURLY, DAILY) for subject in (SIM_CARD, ORGANIZATION)
-) + (RollupKind(SIM_CARD_MONTHLY, KEY_COLUMNS[SIM_CARD], "sim_card_monthly", HOUR_US, SIM_CARD),)
+) + (RollupKind(SIM_CARD_MONTHLY, KEY_COLUMNS[SIM_CARD], "sim_card_monthly", HOUR_US, SIM_CARD,
+                "month"),)
 
 
 def _text(value: str | None) -> bytes:

@@ -21,8 +21,9 @@ import psycopg
 from psycopg import sql
 
 from ingest.aggregate_refresh import refresh_pending
+from ingest.encoding import ROLLUP_KINDS
 from ingest.writer import storage_mode
-from simusage.storage import DAILY, HOURLY, ORGANIZATION, RELATIONS, SIM_CARD, SIM_CARD_MONTHLY
+from simusage.storage import SIM_CARD
 
 STEP_SECONDS = 0.5  # the window adapts so that a step takes about this long
 FIRST_WINDOW = timedelta(hours=6)
@@ -109,21 +110,17 @@ QUEUE_REFRESH = "INSERT INTO aggregate_refresh_pending (range_start, range_end) 
 ADVANCE = "UPDATE reattribution SET next_start = %s WHERE id = %s"
 FINISH = "DELETE FROM reattribution WHERE id = %s"
 
-# The worker's order of the rollups (ingest/encoding.py ROLLUP_KINDS): hourly before daily,
-# cards before organizations, the cards' months last.
-ROLLUP_ORDER = [
-    *((RELATIONS[subject, granularity], subject, unit)
-      for granularity, unit in ((HOURLY, "hour"), (DAILY, "day")) for subject in (SIM_CARD, ORGANIZATION)),
-    (SIM_CARD_MONTHLY, SIM_CARD, "month"),
-]
+# In the worker's order of the rollups, so that the two lock rows in the same order.
 MOVES = [
     (
-        (CARD_MOVES if subject == SIM_CARD else ORGANIZATION_MOVES).format(
-            table=sql.Identifier(table), unit=sql.Literal(unit)
+        (CARD_MOVES if rollup.subject == SIM_CARD else ORGANIZATION_MOVES).format(
+            table=sql.Identifier(rollup.table), unit=sql.Literal(rollup.unit)
         ).as_string(),
-        DELETE_EMPTY.format(table=sql.Identifier(table), unit=sql.Literal(unit)).as_string(),
+        DELETE_EMPTY.format(
+            table=sql.Identifier(rollup.table), unit=sql.Literal(rollup.unit)
+        ).as_string(),
     )
-    for table, subject, unit in ROLLUP_ORDER
+    for rollup in ROLLUP_KINDS
 ]
 
 

@@ -13,7 +13,7 @@ from functools import partial
 
 from psycopg import sql
 
-from app.queries.usage_statements import OF_ONE_ORGANIZATION, by_direction
+from app.queries.usage_statements import by_direction, scope_filter
 from simusage.storage import KEY_COLUMNS, RELATIONS, SIM_CARD
 
 # The rows of the keys in [range_start, range_end), summed per key and local bucket; a card's
@@ -58,14 +58,13 @@ COUNTS = """
 
 def _compose(template: str, scoped: bool, **fragments: sql.Composable) -> dict[tuple[str, str], str]:
     """The template for each (subject, relation granularity); scoped: for the cards only."""
-    scope = sql.SQL(OF_ONE_ORGANIZATION).format(organization=sql.Placeholder("organization"))
     return {
         (subject, granularity): sql.SQL(template).format(
             key=sql.Identifier(KEY_COLUMNS[subject]),
             buckets=sql.SQL(IN_LOCAL_BUCKETS).format(
                 key=sql.Identifier(KEY_COLUMNS[subject]),
                 relation=sql.Identifier(relation),
-                scope=scope if scoped else sql.SQL(""),
+                scope=scope_filter(scoped),
             ),
             **fragments,
         ).as_string()

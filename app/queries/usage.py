@@ -83,11 +83,9 @@ def local_unit(granularity: str, zone: str) -> tuple[str, str | None]:
     return (DAILY if zone == UTC_ZONE else HOURLY), unit
 
 
-def _calendar(series: Series, lower: int, upper: int, scope: str | None) -> dict:
-    _, granularity, zone = series
-    _, unit = local_unit(granularity, zone)
-    return {"unit": unit, "zone": zone, "range_start": utc(lower), "range_end": utc(upper),
-            "organization": scope}
+def _in_local_buckets(unit: str, zone: str, range_start: int, range_end: int) -> dict:
+    """The parameters of calendar_statements.IN_LOCAL_BUCKETS."""
+    return {"unit": unit, "zone": zone, "range_start": utc(range_start), "range_end": utc(range_end)}
 
 
 async def fetch_pages(
@@ -100,7 +98,8 @@ async def fetch_pages(
     relation, unit = local_unit(granularity, zone)
     if unit is not None:
         statements = _statements(scope, CALENDAR_PAGE_STATEMENTS, SCOPED_CALENDAR_PAGE_STATEMENTS)
-        parameters = {"keys": list(keys), **_calendar(series, lower, upper, scope)}
+        parameters = {"keys": list(keys), "organization": scope,
+                      **_in_local_buckets(unit, zone, lower, upper)}
         return _pages(await database.fetch_all(statements[subject, relation], parameters), keys)
     statement = _statements(scope, PAGE_STATEMENTS, SCOPED_PAGE_STATEMENTS)[subject, granularity]
     parameters = [list(keys), utc(lower), utc(upper)] + ([] if scope is None else [scope])
@@ -123,7 +122,7 @@ async def fetch_sparse_pages(
         statements = _statements(
             scope, CALENDAR_SPARSE_PAGE_STATEMENTS, SCOPED_CALENDAR_SPARSE_PAGE_STATEMENTS
         )
-        parameters.update(_calendar(series, lower, upper, scope))
+        parameters.update(_in_local_buckets(unit, zone, lower, upper))
     else:
         statements = _statements(scope, SPARSE_PAGE_STATEMENTS, SCOPED_SPARSE_PAGE_STATEMENTS)
     rows = await database.fetch_all(statements[subject, relation, backward], parameters)
@@ -161,7 +160,7 @@ async def fetch_counts(
     }
     if unit is not None:
         statements = _statements(scope, CALENDAR_COUNT_STATEMENTS, SCOPED_CALENDAR_COUNT_STATEMENTS)
-        parameters.update(_calendar(series, start, end, scope))
+        parameters.update(_in_local_buckets(unit, zone, start, end))
     else:
         statements = _statements(scope, COUNT_STATEMENTS, SCOPED_COUNT_STATEMENTS)
     rows = await database.fetch_all(statements[subject, relation], parameters)

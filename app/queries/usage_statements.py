@@ -87,7 +87,8 @@ COUNTS = """
 """
 
 
-def _scope(scoped: bool, placeholder: sql.Placeholder) -> sql.Composable:
+def scope_filter(scoped: bool, placeholder: sql.Placeholder = NAMED) -> sql.Composable:
+    """The condition to one organization's rows of a card (scoped), or nothing."""
     return sql.SQL(OF_ONE_ORGANIZATION).format(organization=placeholder) if scoped else sql.SQL("")
 
 
@@ -105,7 +106,7 @@ def _per_relation(
         (subject, granularity): sql.SQL(template).format(
             key=sql.Identifier(KEY_COLUMNS[subject]),
             relation=_relation(subject, relation, scoped),
-            scope=_scope(scoped, placeholder),
+            scope=scope_filter(scoped, placeholder),
             **fragments,
         ).as_string()
         for (subject, granularity), relation in RELATIONS.items()
@@ -119,7 +120,7 @@ def _totals(scoped: bool) -> dict[str, str]:
             key=sql.Identifier(KEY_COLUMNS[subject]),
             daily=sql.Identifier(RELATIONS[subject, DAILY]),
             hourly=sql.Identifier(RELATIONS[subject, HOURLY]),
-            scope=_scope(scoped, NAMED),
+            scope=scope_filter(scoped, NAMED),
         ).as_string()
         for subject in KEY_COLUMNS
         if subject == SIM_CARD or not scoped

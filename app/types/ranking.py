@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from app.calendar import check_whole_hours, in_zone, time_zone
+from app.calendar import in_zone, time_zone, whole_interval
 from app.context import RequestContext
 from app.errors import UserInputError
 from app.pagination import decode_cursor, encode_cursor, page_size
@@ -78,13 +78,6 @@ def _position(cursor: str | None) -> ranking.Bound:
     return int(match[1]), match[2]
 
 
-def _hour(value: datetime, name: str) -> int:
-    seconds = int(value.timestamp())
-    if value.microsecond or seconds % HOUR_SECONDS:
-        raise UserInputError(f"{name} must be a whole hour for topSimCards, got {value.isoformat()}")
-    return seconds
-
-
 async def top_sim_cards_page(
     context: RequestContext, organization_id: str, start: datetime, end: datetime, zone_name: str | None,
     first: int | None, after: str | None, last: int | None, before: str | None,
@@ -93,11 +86,8 @@ async def top_sim_cards_page(
     from app.types.catalog import SimCard  # the catalog's types refer to this module's
 
     zone = time_zone(zone_name)
-    start, end = in_zone(start, zone), in_zone(end, zone)
-    check_whole_hours(zone, (start, end))
-    lower, upper = _hour(start, "from"), _hour(end, "to")
-    if lower >= upper:
-        raise UserInputError("from must be earlier than to: the interval is [from, to)")
+    lower, upper = whole_interval(in_zone(start, zone), in_zone(end, zone), zone, HOUR_SECONDS,
+                                  "a whole hour for topSimCards")
     size, backward = page_size(None if last is not None else first, last)
     after_position, before_position = _position(after), _position(before)
     page = await ranking.top_sim_cards(
