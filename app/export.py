@@ -8,6 +8,7 @@ organization the key may not see is 404, exactly as one that does not exist.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime
 
@@ -24,6 +25,7 @@ from app.series import UsageSeries
 from app.viewer import ADMIN, Viewer
 
 EXPORT_PATH = "/export/usage.csv"
+_FILE_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 GRANULARITIES = ("HOURLY", "DAILY", "MONTHLY")
 HEADER = "start,bytes_used,event_count\n"
 
@@ -90,7 +92,8 @@ class UsageExport:
                    else await context.sees_organization(key))
         if not visible:
             return PlainTextResponse(f"no {subject.replace('_', ' ')} {key!r}\n", 404)
-        name = f"usage-{key}-{granularity.lower()}.csv".replace('"', "")
+        # HTTP headers are Latin-1: an id in any other script (or with a quote) would fail.
+        name = f"usage-{_FILE_NAME_UNSAFE.sub('_', key)}-{granularity.lower()}.csv"
         return StreamingResponse(
             self._rows(viewer, subject, key, arguments, first), media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="{name}"'},

@@ -151,3 +151,13 @@ def test_an_export_needs_a_key_and_sees_what_the_key_may(postgres_database_modul
         card = client.get("/export/usage.csv", headers=bearer(west),
                           params={**of_card, "simCard": "5001"})
         assert card.status_code == 404
+
+
+def test_an_organization_id_in_any_script_names_a_safe_file(client: TestClient,
+                                                           postgres_database_module: str) -> None:
+    load(postgres_database_module, {"5101": '東京 "north";x'})
+    response = client.get("/export/usage.csv", params={
+        "organization": '東京 "north";x', "from": "2023-03-01", "to": "2023-03-02",
+        "granularity": "DAILY"})
+    assert response.status_code == 200, response.text
+    assert response.headers["content-disposition"] == 'attachment; filename="usage-____north__x-daily.csv"'
