@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from strawberry.dataloader import DataLoader
 
 from app.database import Database
-from app.queries import catalog, ownership, usage
+from app.queries import catalog, ownership, subject_pages, usage
 
 Value = TypeVar("Value")
 K = TypeVar("K")
@@ -166,6 +166,24 @@ class Loaders:
             return await usage.fetch_pages(
                 self.database, (subject, granularity, zone), scope, keys, lower, upper
             )
+
+        return SharedLoader(grouped(fetch))
+
+    @cached_property
+    def subjects_with_pages(self) -> DataLoader[PageKey, None]:
+        """Cards or organizations looked up together with a dense page of their usage, both
+        then primed into the loaders that read them one at a time (pages and look-ups)."""
+        async def fetch(group: tuple, keys: list[str]) -> dict[str, None]:
+            subject, granularity, zone, scope, lower, upper = group
+            found = await subject_pages.fetch_subjects_with_pages(
+                self.database, (subject, granularity, zone), scope, keys, lower, upper
+            )
+            lookups = self.sim_cards if subject == usage.SIM_CARD else self.organizations
+            for key, (subject_found, buckets) in found.items():
+                lookups.prime(key, subject_found)
+                self.pages.prime(PageKey(subject, granularity, zone, scope, key, lower, upper),
+                                 buckets)
+            return dict.fromkeys(keys)
 
         return SharedLoader(grouped(fetch))
 

@@ -22,7 +22,10 @@ from app.extensions import (
     operation_count,
     validation_rules,
 )
+from app.look_ahead import look_up_with_usage_page
 from app.metrics import ERRORS, operation_labeler
+from app.plain_lists import PlainListExecutionContext, check_seam
+from app.queries.usage import ORGANIZATION, SIM_CARD
 from app.query_cost import CostLimit, CostModel
 from app.scalars import SCALARS
 from app.types.catalog import (
@@ -63,7 +66,9 @@ class Query:
         self, info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The SIM card id, e.g. 89440001.")],
     ) -> SimCard | None:
-        return await visible_sim_card(info.context, checked_id(id))
+        sim_card_id = checked_id(id)
+        await look_up_with_usage_page(info, SIM_CARD, sim_card_id)
+        return await visible_sim_card(info.context, sim_card_id)
 
     @strawberry.field(
         description="An organization that owns or owned at least one SIM card; null otherwise."
@@ -72,7 +77,10 @@ class Query:
         self, info: Info,
         id: Annotated[strawberry.ID, strawberry.argument(description="The organization id, e.g. f00ff.")],
     ) -> Organization | None:
-        return await visible_organization(info.context, checked_id(id))
+        organization_id = checked_id(id)
+        if info.context.viewer.may_see_organization(organization_id):
+            await look_up_with_usage_page(info, ORGANIZATION, organization_id)
+        return await visible_organization(info.context, organization_id)
 
     @strawberry.field(
         description="The Organization or SimCard of a global id (its `nodeId`); null, as for the "
@@ -141,6 +149,7 @@ class Schema(strawberry.Schema):
 def build_schema(
     max_tokens: int = 2000, max_depth: int = 12, max_aliases: int = 30,
     metrics_operations: frozenset[str] = frozenset(), max_cost: int = 25_000,
+    plain_lists: bool = True,
 ) -> Schema:
     """The schema with its limits; build it once per process, not per request."""
     rules = validation_rules(max_depth, max_aliases)
@@ -159,7 +168,10 @@ def build_schema(
         query=Query,
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALARS),
+        execution_context_class=PlainListExecutionContext if plain_lists else None,
     )
+    if plain_lists:
+        check_seam(schema._schema, "UsageBucket", "bytesUsed")
     cost_model.bind(schema.as_str())
     schema.operation_count = lambda query: operation_count(cached_parse, query, max_tokens)
     return schema

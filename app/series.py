@@ -113,6 +113,14 @@ class UsageSeries:
             self.grid.end, self.slice.lower, self.slice.upper,
         ))
 
+    def page_key(self) -> PageKey | None:
+        """The loaders' key of the dense page; None for a skipEmpty or an empty page."""
+        page = self._dense
+        if page is None or page.start == page.end:
+            return None
+        return PageKey(self.subject, self.granularity, self.zone_name, self.scope, self.key,
+                       page.start, page.end)
+
     async def buckets(self) -> list[Bucket]:
         """The page's buckets in time order (zeros included unless skipEmpty)."""
         if not self._charged:
@@ -123,16 +131,13 @@ class UsageSeries:
             if self.slice.backward:
                 rows.reverse()
             return rows
-        page = self._dense
-        if page.start == page.end:
+        page_key = self.page_key()
+        if page_key is None:
             return []
-        rows = await self.context.loaders.pages.load(
-            PageKey(self.subject, self.granularity, self.zone_name, self.scope, self.key,
-                    page.start, page.end)
-        )
+        rows = await self.context.loaders.pages.load(page_key)
         stored = {row.start: row for row in rows}
         return [stored.get(start) or Bucket(start, 0, 0)
-                for start in self.grid.starts(page.start, page.end)]
+                for start in self.grid.starts(page_key.lower, page_key.upper)]
 
     async def edges(self) -> list[Edge]:
         """The page's buckets in time order, each with its cursor."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from psycopg import sql
+
 from app.database import Database
 
 # Every string sorts after the empty one, so '' stands for "from the beginning": a single
@@ -29,11 +31,12 @@ class SimCardRow:
 
 # Found in the inventory, or else seen in usage; ids found in neither give no row. The owners
 # over time decide which keys see the card: one probe of the ownership primary key per id.
-SIM_CARDS_BY_ID = """
+# {ids}: the placeholder of the id array (positional here, named in subject_pages.py).
+SIM_CARDS_BY_ID_TEMPLATE = """
     SELECT ids.id, inventory.organization_id,
            ARRAY(SELECT DISTINCT ownership.organization_id FROM ownership
                  WHERE ownership.sim_card_id = ids.id)
-    FROM unnest(%s::text[]) AS ids (id)
+    FROM unnest({ids}::text[]) AS ids (id)
     LEFT JOIN inventory ON inventory.sim_card_id = ids.id
     WHERE inventory.sim_card_id IS NOT NULL
        OR EXISTS (SELECT 1 FROM sim_card_seen WHERE sim_card_seen.sim_card_id = ids.id)
@@ -42,14 +45,16 @@ SIM_CARDS_BY_ID = """
 # One index probe per id. A plain EXISTS becomes a semi-join that the planner may run as a
 # hash join over the whole inventory (2 ms at 10,000 cards); ORDER BY the index's columns and
 # LIMIT 1 keep it a probe, even for an id that matches nothing.
-ORGANIZATIONS_BY_ID = """
+ORGANIZATIONS_BY_ID_TEMPLATE = """
     SELECT ids.id
-    FROM unnest(%s::text[]) AS ids (id)
+    FROM unnest({ids}::text[]) AS ids (id)
     CROSS JOIN LATERAL (
         SELECT 1 FROM ownership WHERE ownership.organization_id = ids.id
         ORDER BY ownership.organization_id, ownership.sim_card_id LIMIT 1
     ) AS found
 """
+SIM_CARDS_BY_ID = sql.SQL(SIM_CARDS_BY_ID_TEMPLATE).format(ids=sql.Placeholder()).as_string()
+ORGANIZATIONS_BY_ID = sql.SQL(ORGANIZATIONS_BY_ID_TEMPLATE).format(ids=sql.Placeholder()).as_string()
 
 # All cards, for an admin: the inventory merged with the cards only seen in usage. Each side
 # reads at most `limit` ids from its primary key before the merge.
@@ -115,13 +120,15 @@ COUNT_ORGANIZATIONS = "SELECT count(DISTINCT organization_id) FROM ownership"
 SORTS_AFTER = "SELECT %s::text > %s::text"
 
 
+def sim_card_row(card_id: str, organization_id: str | None, owners: list[str]) -> SimCardRow:
+    """A card from the columns of SIM_CARDS_BY_ID."""
+    return SimCardRow(card_id, organization_id, frozenset(owners))
+
+
 async def sim_cards_by_id(database: Database, ids: Sequence[str]) -> dict[str, SimCardRow]:
     """The known cards among ids."""
     rows = await database.fetch_all(SIM_CARDS_BY_ID, (list(ids),))
-    return {
-        card_id: SimCardRow(card_id, organization_id, frozenset(owners))
-        for card_id, organization_id, owners in rows
-    }
+    return {row[0]: sim_card_row(*row) for row in rows}
 
 
 async def organizations_by_id(database: Database, ids: Sequence[str]) -> set[str]:

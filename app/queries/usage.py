@@ -7,7 +7,7 @@ or (SCOPED_) one organization's usage of a card, attributed by the time of each 
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -59,7 +59,8 @@ def utc(epoch_seconds: int) -> datetime:
     return datetime.fromtimestamp(epoch_seconds, UTC)
 
 
-def _pages(rows, keys: Sequence[str]) -> dict[str, list[Bucket]]:
+def pages_of(rows: Iterable[Sequence], keys: Sequence[str]) -> dict[str, list[Bucket]]:
+    """Each key's buckets from rows of (key, bucket, bytes_used, event_count)."""
     pages: dict[str, list[Bucket]] = {key: [] for key in keys}
     for key, bucket, bytes_used, event_count in rows:
         pages[key].append(Bucket(int(bucket.timestamp()), bytes_used, event_count))
@@ -88,22 +89,31 @@ def _in_local_buckets(unit: str, zone: str, range_start: int, range_end: int) ->
     return {"unit": unit, "zone": zone, "range_start": utc(range_start), "range_end": utc(range_end)}
 
 
-async def fetch_pages(
-    database: Database, series: Series, scope: str | None,
-    keys: Sequence[str], lower: int, upper: int,
-) -> dict[str, list[Bucket]]:
-    """Every stored bucket of each key in [lower, upper), in time order; scope: only the usage
-    attributed to that organization (None: all of it)."""
+def page_statement(
+    series: Series, scope: str | None, keys: Sequence[str], lower: int, upper: int,
+) -> tuple[str, list | dict]:
+    """The statement of every stored bucket of each key in [lower, upper), and its parameters:
+    positional (a list) over the aggregates' own buckets, named (a dict, with "keys") in local
+    ones."""
     subject, granularity, zone = series
     relation, unit = local_unit(granularity, zone)
     if unit is not None:
         statements = _statements(scope, CALENDAR_PAGE_STATEMENTS, SCOPED_CALENDAR_PAGE_STATEMENTS)
         parameters = {"keys": list(keys), "organization": scope,
                       **_in_local_buckets(unit, zone, lower, upper)}
-        return _pages(await database.fetch_all(statements[subject, relation], parameters), keys)
+        return statements[subject, relation], parameters
     statement = _statements(scope, PAGE_STATEMENTS, SCOPED_PAGE_STATEMENTS)[subject, granularity]
-    parameters = [list(keys), utc(lower), utc(upper)] + ([] if scope is None else [scope])
-    return _pages(await database.fetch_all(statement, parameters), keys)
+    return statement, [list(keys), utc(lower), utc(upper)] + ([] if scope is None else [scope])
+
+
+async def fetch_pages(
+    database: Database, series: Series, scope: str | None,
+    keys: Sequence[str], lower: int, upper: int,
+) -> dict[str, list[Bucket]]:
+    """Every stored bucket of each key in [lower, upper), in time order; scope: only the usage
+    attributed to that organization (None: all of it)."""
+    statement, parameters = page_statement(series, scope, keys, lower, upper)
+    return pages_of(await database.fetch_all(statement, parameters), keys)
 
 
 async def fetch_sparse_pages(
@@ -126,7 +136,7 @@ async def fetch_sparse_pages(
     else:
         statements = _statements(scope, SPARSE_PAGE_STATEMENTS, SCOPED_SPARSE_PAGE_STATEMENTS)
     rows = await database.fetch_all(statements[subject, relation, backward], parameters)
-    return _pages(rows, keys)
+    return pages_of(rows, keys)
 
 
 async def fetch_totals(
