@@ -42,6 +42,7 @@ from simusage.settings import Settings, get_settings
 
 STATIC = Path(__file__).resolve().parent / "static"
 GRAPHIQL_PAGE = (STATIC / "graphiql" / "index.html").read_text()
+DASHBOARD_PAGE = (STATIC / "dashboard" / "index.html").read_text()
 READINESS_TIMEOUT_SECONDS = 2.0
 
 
@@ -201,6 +202,10 @@ def create_app(settings: Settings) -> FastAPI:
     export = UsageExport(database, settings.api_max_nodes, settings.auth == "off")
     app.add_route(EXPORT_PATH, export.respond, methods=["GET"])
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/")
+    async def dashboard() -> Response:  # a client of /graphql only: no data behind this route
+        return HTMLResponse(DASHBOARD_PAGE)
 
     @app.get("/healthz")
     async def healthz() -> Response:

@@ -23,10 +23,11 @@ def test_graphiql_is_served_without_any_external_host(client: TestClient) -> Non
     assert page.status_code == 200 and "GraphiQL" in page.text
     assert not EXTERNAL.search(page.text), EXTERNAL.search(page.text)
     assert "unpkg" not in page.text and "cdn" not in page.text.lower()
-    assets = re.findall(r"""(?:src|href)="([^"]+)\"""", page.text)
-    assert len(assets) == 8
-    for asset in assets:
-        assert asset.startswith("/static/graphiql/")
+    links = re.findall(r"""(?:src|href)="([^"]+)\"""", page.text)
+    assets = [link for link in links if link != "/"]  # "/": the link to the dashboard
+    assert len(assets) == 8 and len(links) == 9
+    for asset in [*assets, "/"]:
+        assert asset == "/" or asset.startswith("/static/graphiql/")
         response = client.get(asset)
         assert response.status_code == 200 and len(response.content) > 50, asset
 
