@@ -42,9 +42,10 @@ COMPLETE_ITERABLE_PARAMETERS = ("self", "item_type", "field_details_list", "info
                                 "position_context")
 COLLECT_SUBFIELDS_PARAMETERS = ("self", "return_type", "field_details_list")
 
-# An entry of a plan: (response key, reader of the value, completion of the value, non-null).
-# The completion is a leaf's coerce_output_value, a nested plan, or None for __typename.
-Entry = tuple[str, Callable[[Any], Any] | None, Any, bool]
+# An entry of a plan: (response key, reader of the value, completion of the value, non-null,
+# nested). The completion is a leaf's coerce_output_value, a nested Plan (nested: True), or
+# None for __typename (whose reader is None).
+Entry = tuple[str, Callable[[Any], Any] | None, Any, bool, bool]
 
 
 class NotPlain(Exception):
@@ -66,7 +67,7 @@ class Plan:
         if self.is_type_of is not None and self.is_type_of(source, info) is not True:
             raise NotPlain
         result = {}
-        for key, read, completion, non_null in self.entries:
+        for key, read, completion, non_null, nested in self.entries:
             if read is None:
                 result[key] = self.type_name
                 continue
@@ -75,7 +76,7 @@ class Plan:
                 if non_null:
                     raise NotPlain
                 result[key] = None
-            elif isinstance(completion, Plan):
+            elif nested:
                 result[key] = completion.complete(value, info)
             else:
                 coerced = completion(value)
@@ -140,7 +141,7 @@ class PlainListExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 return None
             name = details[0].node.name.value
             if name == "__typename":
-                entries.append((key, None, None, True))
+                entries.append((key, None, None, True, False))
                 continue
             field = object_type.fields.get(name)
             read = _reader(field) if field is not None else None
@@ -149,12 +150,12 @@ class PlainListExecutionContext(StrawberryGraphQLCoreExecutionContext):
             non_null = is_non_null_type(field.type)
             named = field.type.of_type if non_null else field.type
             if is_leaf_type(named):
-                entries.append((key, read, named.coerce_output_value, non_null))
+                entries.append((key, read, named.coerce_output_value, non_null, False))
             elif is_object_type(named):
                 nested = self._plan(named, details)
                 if nested is None:
                     return None
-                entries.append((key, read, nested, non_null))
+                entries.append((key, read, nested, non_null, True))
             else:
                 return None
         return Plan(object_type, entries)

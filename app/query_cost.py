@@ -10,7 +10,7 @@ fragment's cost times the multiplier where it is spread, so the estimate is line
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from graphql import (
@@ -31,7 +31,7 @@ from graphql import (
     build_schema,
     get_named_type,
 )
-from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from app.errors import QueryTooCostlyError
 from app.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
@@ -145,19 +145,12 @@ class CostModel:
         self.schema = build_schema(sdl)
 
 
-class CostLimit(SchemaExtension):
-    """Refuse, before any resolver runs, a query whose estimated cost is over the budget."""
-
-    def __init__(self, model: CostModel) -> None:
-        self.model = model
-
-    def on_execute(self) -> Iterator[None]:
-        """Estimate; a result set before execution is strawberry's documented way to skip it."""
-        context = self.execution_context
-        if context.graphql_document is not None and self.model.schema is not None:
-            estimate = estimated_cost(self.model.schema, context.graphql_document,
-                                      context.operation_name, context.variables)
-            if estimate > self.model.max_cost:
-                error = QueryTooCostlyError(estimate, self.model.max_cost)
-                context.result = ExecutionResult(None, [error])
-        yield
+def cost_refusal(model: CostModel, context: ExecutionContext) -> ExecutionResult | None:
+    """The refusal of an operation whose estimated cost is over the budget, else None."""
+    if context.graphql_document is None or model.schema is None:
+        return None
+    estimate = estimated_cost(model.schema, context.graphql_document, context.operation_name,
+                              context.variables)
+    if estimate > model.max_cost:
+        return ExecutionResult(None, [QueryTooCostlyError(estimate, model.max_cost)])
+    return None

@@ -7,26 +7,23 @@ from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
 from app.context import RequestContext
 from app.errors import checked_id, code_of, coded, log_unexpected
 from app.extensions import (
-    ObservedOperation,
-    ParserCache,
-    TokenLimit,
+    Limits,
     cached_parser,
-    fixed_validation_rules,
     operation_count,
+    request_pipeline,
     validation_rules,
 )
 from app.look_ahead import look_up_with_usage_page
 from app.metrics import ERRORS, operation_labeler
 from app.plain_lists import PlainListExecutionContext, check_seam
 from app.queries.usage import ORGANIZATION, SIM_CARD
-from app.query_cost import CostLimit, CostModel
+from app.query_cost import CostModel
 from app.scalars import SCALARS
 from app.types.catalog import (
     CardsAfter,
@@ -156,14 +153,8 @@ def build_schema(
     label = operation_labeler(metrics_operations)
     cost_model = CostModel(max_cost)
     cached_parse = cached_parser(CACHE_SIZE)
-    extensions: list[Any] = [
-        lambda: ObservedOperation(label),
-        lambda: CostLimit(cost_model),
-        lambda: TokenLimit(max_tokens),
-        fixed_validation_rules(rules),
-        lambda: ParserCache(cached_parse),
-        lambda: ValidationCache(maxsize=CACHE_SIZE),
-    ]
+    limits = Limits(max_tokens, rules, cached_parse, label, cost_model)
+    extensions: list[Any] = [request_pipeline(limits, CACHE_SIZE)]
     schema = Schema(
         query=Query,
         extensions=extensions,

@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.pagination import SIM_CARD_CURSOR, encode_cursor
+from app.queries import subject_pages
 from app.queries import usage as usage_queries
 from tests.app.conftest import error_codes, graphql
 from tests.app.usage_data import load
@@ -162,6 +163,7 @@ def test_a_server_fault_is_masked(api: TestClient, monkeypatch: pytest.MonkeyPat
         raise RuntimeError("secret internal detail")
 
     monkeypatch.setattr(usage_queries, "fetch_pages", broken)
+    monkeypatch.setattr(subject_pages, "fetch_subjects_with_pages", broken)  # the look-ahead's
     body = graphql(api, CARD_USAGE, GOOD)
     assert error_codes(body) == ["INTERNAL_SERVER_ERROR"]
     assert body["errors"][0]["message"] == "internal error"
@@ -173,6 +175,7 @@ def test_a_statement_timeout_has_its_code(api: TestClient, monkeypatch: pytest.M
         raise psycopg.errors.QueryCanceled("canceling statement due to statement timeout")
 
     monkeypatch.setattr(usage_queries, "fetch_pages", slow)
+    monkeypatch.setattr(subject_pages, "fetch_subjects_with_pages", slow)
     assert error_codes(graphql(api, CARD_USAGE, GOOD)) == ["QUERY_TIMEOUT"]
 
 
