@@ -27,11 +27,13 @@ class Load:
     p50_ms: float
     p99_ms: float
     failures: int
+    requests: int = 0
 
 
 WRK_SCRIPT = """
 wrk.method = "%(method)s"
 wrk.headers["Content-Type"] = "application/json"
+%(headers)s
 local path = [==[%(path)s]==]
 local body = [==[%(body)s]==]
 request = function()
@@ -55,11 +57,13 @@ def wrk_available() -> bool:
 
 
 def run_wrk(url: str, method: str, path: str, body: str, clients: int, seconds: float,
-            cards: int) -> Load:
+            cards: int, headers: dict[str, str] | None = None) -> Load:
     """One wrk run against url (http://127.0.0.1:port)."""
+    extra = "\n".join(f'wrk.headers["{name}"] = [==[{value}]==]'
+                       for name, value in (headers or {}).items())
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
         script.write(WRK_SCRIPT % {"method": method, "path": path, "body": body,
-                                   "last_card": cards - 1})
+                                   "last_card": cards - 1, "headers": extra})
         script.flush()
         output = subprocess.run(
             ["wrk", "-t1", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--timeout", "5s",
@@ -70,11 +74,11 @@ def run_wrk(url: str, method: str, path: str, body: str, clients: int, seconds: 
     if not match:
         raise RuntimeError(f"unexpected wrk output:\n{output}")
     requests, duration_us, p50_us, p99_us, failures = map(int, match.groups())
-    return Load(requests / (duration_us / 1e6), p50_us / 1000, p99_us / 1000, failures)
+    return Load(requests / (duration_us / 1e6), p50_us / 1000, p99_us / 1000, failures, requests)
 
 
 async def _python_load(url: str, method: str, path: str, body: str, clients: int, seconds: float,
-                       cards: int) -> Load:
+                       cards: int, headers: dict[str, str]) -> Load:
     import random
 
     latencies: list[float] = []
@@ -90,7 +94,7 @@ async def _python_load(url: str, method: str, path: str, body: str, clients: int
                 started = time.perf_counter()
                 response = await client.request(
                     method, path.replace(CARD, card), content=body.replace(CARD, card) or None,
-                    headers={"Content-Type": "application/json"},
+                    headers={"Content-Type": "application/json", **headers},
                 )
                 latencies.append(time.perf_counter() - started)
                 failures += response.status_code != 200
@@ -99,13 +103,15 @@ async def _python_load(url: str, method: str, path: str, body: str, clients: int
         await asyncio.gather(*(worker() for _ in range(clients)))
         elapsed = time.perf_counter() - started
     cuts = statistics.quantiles(latencies, n=100)
-    return Load(len(latencies) / elapsed, cuts[49] * 1000, cuts[98] * 1000, failures)
+    return Load(len(latencies) / elapsed, cuts[49] * 1000, cuts[98] * 1000, failures,
+                len(latencies))
 
 
 def run_load(url: str, method: str, path: str, body: str, clients: int, seconds: float,
-             cards: int) -> Load:
+             cards: int, headers: dict[str, str] | None = None) -> Load:
     """One run with wrk, or with the Python client when wrk is missing (slower: it competes
     with the server for the same cores, so its numbers are a lower bound)."""
     if wrk_available():
-        return run_wrk(url, method, path, body, clients, seconds, cards)
-    return asyncio.run(_python_load(url, method, path, body, clients, seconds, cards))
+        return run_wrk(url, method, path, body, clients, seconds, cards, headers)
+    return asyncio.run(_python_load(url, method, path, body, clients, seconds, cards,
+                                    headers or {}))
