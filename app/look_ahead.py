@@ -16,7 +16,7 @@ from typing import Any
 from strawberry.types import Info
 from strawberry.types.nodes import SelectedField
 
-from app.loaders import PageKey
+from app.loader_keys import PageKey
 from app.scalars import parse_date_time
 from app.series import UsageSeries
 

@@ -19,7 +19,7 @@ from app.calendar import (
     whole_interval,
 )
 from app.context import RequestContext
-from app.loaders import CountsKey, PageKey, SparsePageKey, TotalsKey
+from app.loader_keys import CountsKey, PageKey, SparsePageKey, TotalsKey
 from app.pagination import (
     DAILY_CURSOR,
     HOURLY_CURSOR,

@@ -9,7 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from app.context import RequestContext
-from app.loaders import OrganizationCardsKey
+from app.loader_keys import OrganizationCardsKey
 from app.pagination import (
     DEFAULT_PAGE_SIZE,
     SIM_CARD_CURSOR,

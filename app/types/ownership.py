@@ -9,7 +9,7 @@ import strawberry
 from strawberry.types import Info
 
 from app.context import RequestContext
-from app.loaders import OwnershipCountKey, OwnershipPageKey
+from app.loader_keys import OwnershipCountKey, OwnershipPageKey
 from app.pagination import (
     OWNERSHIP_CURSOR,
     decode_instant_cursor,
