@@ -24,7 +24,8 @@ import httpx
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from api import free_port, measure, median_ms, start, stop  # noqa: E402
+from api import measure_once, median_ms, median_of  # noqa: E402
+from api_servers import simusage  # noqa: E402
 from api_data import ORGANIZATION_ID, database_url, prepare  # noqa: E402
 
 from app.interval_parts import interval_parts  # noqa: E402
@@ -89,12 +90,11 @@ def main() -> int:
     print("SQL, median ms: " + ", ".join(f"{name} {value:.1f}" for name, value in timings.items()))
     floors = [("topSimCards SQL < 20 ms", timings["topSimCards SQL, UTC"] < 20)]
     results: dict[str, float] = {}
-    port = free_port()
-    process = start([sys.executable, "-m", "simusage.cli", "serve"], port, "/readyz")
+    server = simusage("simusage 2w", 2)
     try:
         for case, (query, limit_ms, buckets) in CASES.items():
             body = json.dumps({"query": query})
-            answer = httpx.post(f"http://127.0.0.1:{port}/graphql", content=body,
+            answer = httpx.post(f"{server.url}/graphql", content=body,
                                 headers={"Content-Type": "application/json"}).json()
             if "errors" in answer:
                 raise SystemExit(f"{case}: {answer}")
@@ -102,14 +102,17 @@ def main() -> int:
             edges = (field.get("usage") or field.get("topSimCards"))["edges"]
             if len(edges) != buckets:
                 raise SystemExit(f"{case}: {len(edges)} edges, not {buckets}")
-            load = measure(f"http://127.0.0.1:{port}", "POST", "/graphql", body, 1, arguments)
+            request = ("POST", "/graphql", body)
+            measure_once(server, request, 1, 2)  # warm-up: connections, caches, plans
+            load = median_of([measure_once(server, request, 1, arguments.seconds)
+                              for _ in range(arguments.repeat)]).load
             print(f"graphql  {case:38} 1 client: p50 {load.p50_ms:6.2f} ms  p99 {load.p99_ms:6.2f} ms "
                   f"({load.requests_per_second:.0f} req/s)", flush=True)
             results[case] = load.p50_ms
             if limit_ms is not None:
                 floors.append((f"{case}: p50 < {limit_ms:g} ms at 1 client", load.p50_ms < limit_ms))
     finally:
-        stop(process)
+        server.stop()
     for name in ("UTC", "Sao Paulo"):
         speedup = timings[f"raw rows GROUP BY card, {name}"] / timings[f"topSimCards SQL, {name}"]
         print(f"topSimCards SQL vs raw GROUP BY, {name} month: {speedup:.1f}x faster")

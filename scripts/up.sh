@@ -57,6 +57,7 @@ wait_until 120 "$RUN_DIR/ingest.pid" "ingest catching up" "$PYTHON" "$REPO_DIR/s
 cat <<MSG
 
 simusage is up. Access control is OFF for this local demo (SIMUSAGE_AUTH=off).
+Dashboard: $API/
 GraphiQL:  $API/graphql        metrics: $API/metrics, worker http://127.0.0.1:${SIMUSAGE_INGEST_METRICS_PORT:-9108}/metrics
 Stop it:   make down
 
