@@ -123,11 +123,11 @@ class PlainListExecutionContext(StrawberryGraphQLCoreExecutionContext):
                                                position_context)
 
     def _item(self, plan: Plan, item: Any, non_null: bool, info: GraphQLResolveInfo) -> Any:
-        if item is None or item is Undefined or isinstance(item, Exception):
-            if non_null or isinstance(item, Exception):
+        if item is None or item is Undefined:
+            if non_null:
                 raise NotPlain
             return None
-        if self.is_awaitable(item):
+        if isinstance(item, Exception) or self.is_awaitable(item):
             raise NotPlain
         return plan.complete(item, info)
 

@@ -43,27 +43,23 @@ ORGANIZATION_RANGE = (START.isoformat(), (START + DAYS * 24 * HOUR).isoformat())
 # buckets of [from, to) with zeros: a dense grid (generate_series) joined to the sparse rows.
 # LANGUAGE sql and STABLE: the planner inlines them into PostGraphile's query. Idempotent, and
 # safe beside another run's peer (no DROP; the advisory lock serializes concurrent runs).
-FUNCTIONS_DDL = """
+PREAMBLE = """
 SELECT pg_advisory_xact_lock(hashtext('simusage bench peer'));
 CREATE SCHEMA IF NOT EXISTS peer;
-CREATE OR REPLACE FUNCTION peer.organization_daily(organization text, "from" timestamptz,
-                                                   "to" timestamptz)
+"""
+FUNCTION_DDL = """
+CREATE OR REPLACE FUNCTION peer.{name}({key} text, "from" timestamptz, "to" timestamptz)
     RETURNS TABLE (start timestamptz, bytes_used bigint, event_count bigint)
     LANGUAGE sql STABLE PARALLEL SAFE AS $peer$
     SELECT grid.bucket, coalesce(page.bytes_used, 0), coalesce(page.event_count, 0)
-    FROM generate_series("from", "to" - interval '24 hours', interval '24 hours') AS grid (bucket)
-    LEFT JOIN ({organization_daily}) AS page ON page.bucket = grid.bucket
-    ORDER BY grid.bucket
-$peer$;
-CREATE OR REPLACE FUNCTION peer.sim_card_hourly(card text, "from" timestamptz, "to" timestamptz)
-    RETURNS TABLE (start timestamptz, bytes_used bigint, event_count bigint)
-    LANGUAGE sql STABLE PARALLEL SAFE AS $peer$
-    SELECT grid.bucket, coalesce(page.bytes_used, 0), coalesce(page.event_count, 0)
-    FROM generate_series("from", "to" - interval '1 hour', interval '1 hour') AS grid (bucket)
-    LEFT JOIN ({sim_card_hourly}) AS page ON page.bucket = grid.bucket
+    FROM generate_series("from", "to" - interval '{step}', interval '{step}') AS grid (bucket)
+    LEFT JOIN ({page}) AS page ON page.bucket = grid.bucket
     ORDER BY grid.bucket
 $peer$;
 """
+# (function, its key argument, its buckets' width, the page statement it runs): (b), then (a).
+FUNCTIONS = (("organization_daily", "organization", "24 hours", (ORGANIZATION, DAILY)),
+             ("sim_card_hourly", "card", "1 hour", (SIM_CARD, HOURLY)))
 
 CARD_DAY = ('query CardDay($id: String!) { simCardHourly(card: $id, from: "%s", to: "%s") '
             "{ edges { node { start bytesUsed eventCount } } } }")
@@ -77,12 +73,13 @@ def install() -> None:
 
 
 def peer_functions() -> str:
-    """FUNCTIONS_DDL with simusage's statements of (b) and (a) as the bodies."""
+    """The DDL of the peer's functions, simusage's statements of (b) and (a) as their bodies."""
     arguments = ("ARRAY[{}]", '"from"', '"to"')
-    organization = PAGE_STATEMENTS[ORGANIZATION, DAILY] % arguments
-    card = PAGE_STATEMENTS[SIM_CARD, HOURLY] % arguments
-    return FUNCTIONS_DDL.format(organization_daily=organization.format("organization"),
-                                sim_card_hourly=card.format("card"))
+    return PREAMBLE + "".join(
+        FUNCTION_DDL.format(name=name, key=key, step=step,
+                            page=(PAGE_STATEMENTS[statement] % arguments).format(key))
+        for name, key, step, statement in FUNCTIONS
+    )
 
 
 def prepare_functions(url: str) -> None:

@@ -42,7 +42,6 @@ EXISTING = {
 EXISTING_COLUMNS = {SIM_CARD: 3, ORGANIZATION: 1}
 
 
-
 @functools.lru_cache(maxsize=256)  # one per page statement: a few dozen
 def existing_with_page(subject: str, page: str, named: bool) -> str:
     """The look-up of subject joined to the page statement (parameters in its style)."""

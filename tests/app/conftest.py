@@ -63,18 +63,25 @@ class Runner:
         self.loop.close()
 
 
+def recorded_statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The list that every statement sent to the database from now on is appended to (they
+    still run)."""
+    statements: list[str] = []
+    fetch_all = Database.fetch_all
+
+    async def recording(self: Database, query: str, parameters: object) -> list[tuple]:
+        statements.append(query)
+        return await fetch_all(self, query, parameters)
+
+    monkeypatch.setattr(Database, "fetch_all", recording)
+    return statements
+
+
 def statements_of(
     runner: Runner, monkeypatch: pytest.MonkeyPatch, queries: Iterable[str], viewer: Viewer = ADMIN
 ) -> list[tuple[dict, list[str]]]:
     """Each query's data and the statements it sent to the database (they still run)."""
-    statements: list[str] = []
-    fetch_all = Database.fetch_all
-
-    async def counting(self: Database, query: str, parameters: object) -> list[tuple]:
-        statements.append(query)
-        return await fetch_all(self, query, parameters)
-
-    monkeypatch.setattr(Database, "fetch_all", counting)
+    statements = recorded_statements(monkeypatch)
     runs = []
     for query in queries:
         statements.clear()

@@ -9,9 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app import look_ahead
-from app.database import Database
 from app.viewer import ADMIN, Viewer
-from tests.app.conftest import Runner
+from tests.app.conftest import Runner, recorded_statements
 from tests.app.usage_data import load
 from tests.conftest import settings_for
 
@@ -51,14 +50,7 @@ def variables(identifier: str, granularity: str = "HOURLY", zone: str | None = N
 def run_both(runner: Runner, monkeypatch: pytest.MonkeyPatch, query: str, values: dict | None,
              viewer: Viewer) -> tuple[object, int, object, int]:
     """(result, statements) with the look-ahead, then without it."""
-    counted = []
-    fetch_all = Database.fetch_all
-
-    async def counting(self: Database, statement: str, parameters: object) -> list[tuple]:
-        counted.append(statement)
-        return await fetch_all(self, statement, parameters)
-
-    monkeypatch.setattr(Database, "fetch_all", counting)
+    counted = recorded_statements(monkeypatch)
     ahead = runner.execute(query, values, viewer)
     ahead_count = len(counted)
     counted.clear()
