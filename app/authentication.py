@@ -212,6 +212,13 @@ class AuthenticationMiddleware:
             state["viewer"] = ADMIN
         elif not self._guarded(scope):
             state["viewer"] = NOBODY
+        elif scope["type"] == "websocket" and not any(
+                name == b"authorization" for name, _ in scope["headers"]):
+            # Browsers cannot set headers on a WebSocket: its key comes in connection_init,
+            # checked by the GraphQL view through this, with the same limits and logs.
+            state["viewer"] = None
+            state["authenticate"] = lambda authorization: self._authenticate(
+                scope, state, authorization)
         else:
             refusal = await self._authenticate(scope, state)
             if refusal is not None:
@@ -219,8 +226,10 @@ class AuthenticationMiddleware:
                 return
         await self.app(scope, receive, send)
 
-    async def _authenticate(self, scope: Scope, state: dict) -> ASGIApp | None:
-        """Set the viewer; or the response that refuses the request."""
+    async def _authenticate(self, scope: Scope, state: dict,
+                            authorization: str | None = None) -> ASGIApp | None:
+        """Set the viewer (and key_id); or the response that refuses the request.
+        authorization: a WebSocket's key from connection_init, instead of the header."""
         http = scope["type"] == "http"
         address = (scope.get("client") or ("-", 0))[0]
         if self.address_failures is not None:
@@ -228,7 +237,9 @@ class AuthenticationMiddleware:
             if wait:
                 return too_many_requests(wait, "address") if http else WebSocketClose(1013)
         try:
-            key_id, state["viewer"] = await self.authenticator.authenticate_key(_authorization(scope))
+            key_id, state["viewer"] = await self.authenticator.authenticate_key(
+                authorization or _authorization(scope))
+            state["key_id"] = key_id
         except AuthenticationFailed as failure:
             FAILURES.labels(failure.reason).inc()
             if self.address_failures is not None:

@@ -195,3 +195,14 @@ def _calendar_grid(granularity: str, zone: tzinfo, start: datetime, end: datetim
 def local_time(epoch_seconds: int, zone: tzinfo) -> datetime:
     """The datetime of an epoch second in the zone, written with the zone's offset then."""
     return datetime.fromtimestamp(epoch_seconds, zone)
+
+
+def bucket_span(granularity: str, zone: tzinfo, instant: int) -> tuple[int, int]:
+    """[start, end) in epoch seconds of the bucket holding instant: its hour, or its local day
+    or month in the zone (UTC days and months for UTC)."""
+    if granularity not in (DAILY, MONTHLY):
+        start = instant - instant % HOUR_SECONDS
+        return start, start + HOUR_SECONDS
+    number = _bucket_number(granularity, datetime.fromtimestamp(instant, zone).date())
+    return (_start_of(zone, _bucket_date(granularity, number)),
+            _start_of(zone, _bucket_date(granularity, number + 1)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from strawberry.types import Info
 
 from app.database import Database
+from app.live_usage import LiveUsage
 from app.errors import TooManyNodesError
 from app.loaders import Loaders
 from app.queries.catalog import SimCardRow
@@ -14,12 +15,18 @@ from app.viewer import Viewer
 class RequestContext:
     """The context of one GraphQL request."""
 
-    def __init__(self, viewer: Viewer, database: Database, max_nodes: int) -> None:
+    def __init__(self, viewer: Viewer, database: Database, max_nodes: int,
+                 live: LiveUsage | None = None, key_id: str = "-") -> None:
         self.viewer = viewer
         self.database = database
         self.loaders = Loaders(database)
         self.max_nodes = max_nodes
         self.nodes = 0
+        self.live = live  # the process's subscriptions (None: no change feed)
+        self.key_id = key_id  # the API key's public id, for per-key limits
+        self.connection_params: dict = {}  # a WebSocket's connection_init payload
+        self.subscriptions = 0  # open on this WebSocket connection
+        self.max_subscriptions = 0
 
     def charge(self, nodes: int) -> None:
         """Count nodes a connection is about to return; refuse past the request's budget.

@@ -20,11 +20,14 @@ PERSISTED_QUERY_NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED"
 QUERY_TIMEOUT = "QUERY_TIMEOUT"
 SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
 INTERNAL = "INTERNAL_SERVER_ERROR"
+SUBSCRIBER_TOO_SLOW = "SUBSCRIBER_TOO_SLOW"
+TOO_MANY_SUBSCRIPTIONS = "TOO_MANY_SUBSCRIPTIONS"
 
 CODES = (
     BAD_USER_INPUT, PARSE_FAILED, VALIDATION_FAILED, TOO_MANY_NODES, QUERY_TOO_COSTLY,
     QUERY_TIMEOUT, SERVICE_UNAVAILABLE, INTERNAL, PERSISTED_QUERY_NOT_FOUND,
-    PERSISTED_QUERY_NOT_SUPPORTED,
+    PERSISTED_QUERY_NOT_SUPPORTED, SUBSCRIBER_TOO_SLOW,
+    TOO_MANY_SUBSCRIPTIONS,
 )
 
 
@@ -47,6 +50,13 @@ def checked_id(value: object, name: str = "id") -> str:
     if not text.isprintable():
         raise UserInputError(f"{name} must not hold control characters")
     return text
+
+
+class TooManySubscriptionsError(GraphQLError):
+    """A connection or an API key already has as many subscriptions open as allowed."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, extensions={"code": TOO_MANY_SUBSCRIPTIONS})
 
 
 class TooManyNodesError(GraphQLError):

@@ -10,6 +10,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -32,6 +33,30 @@ LATENCY = Histogram(
 ERRORS = Counter("simusage_graphql_errors", "GraphQL errors returned, by code.", ["code"])
 for _code in CODES:
     ERRORS.labels(_code)  # exported at zero from the start, so that rates work at once
+
+CHANGE_FEED_MESSAGES = Counter(
+    "simusage_change_feed_messages", "Change-feed messages received from the database."
+)
+CHANGE_FEED_RECONNECTS = Counter(
+    "simusage_change_feed_reconnects", "Times the change-feed connection was lost."
+)
+SOCKETS = Gauge(
+    "simusage_websocket_connections", "Open GraphQL WebSocket connections.",
+    multiprocess_mode="livesum",
+)
+SUBSCRIPTIONS = Gauge(
+    "simusage_subscriptions", "Active usageUpdates subscriptions.", multiprocess_mode="livesum"
+)
+SUBSCRIBERS_DROPPED = Counter(
+    "simusage_subscribers_dropped",
+    "Subscriptions ended because the client did not read its updates fast enough.",
+)
+CACHE = Counter(
+    "simusage_response_cache", "Response cache lookups and evictions, by event.", ["event"]
+)
+for _event in ("hit", "miss", "eviction"):
+    CACHE.labels(_event)
+
 
 def operation_labeler(names: frozenset[str]) -> Callable[[str | None], str]:
     """The metrics label of an operation name: the name only if the operator listed it.

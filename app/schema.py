@@ -33,6 +33,7 @@ from app.types.catalog import (
     SimCardConnection,
     cards_page,
 )
+from app.types.live import Subscription
 from app.types.node import Node, decode_node_id
 from app.types.organizations import OrganizationConnection, organizations_page
 
@@ -157,6 +158,7 @@ def build_schema(
     extensions: list[Any] = [request_pipeline(limits, CACHE_SIZE)]
     schema = Schema(
         query=Query,
+        subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(scalar_map=SCALARS),
         execution_context_class=PlainListExecutionContext if plain_lists else None,

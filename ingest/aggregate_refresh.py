@@ -14,6 +14,7 @@ from datetime import timedelta
 import psycopg
 from psycopg import sql
 
+from ingest.change_publisher import publish_ranges
 from ingest.batch import HOURS_PER_DAY, coalesce, merge_ranges, month_start_hour_of_day
 from ingest.events import EARLIEST, HOUR_US
 from simusage.storage import (
@@ -50,15 +51,19 @@ INSERT_PENDING = sql.SQL("""
 """).format(hour=sql.Literal(HOUR_SECONDS)).as_string()
 
 
-def record_late_ranges(connection: psycopg.Connection, hours: list[int]) -> int:
-    """Queue the coalesced hour ranges of the events below a watermark; return their number."""
+def late_hours(connection: psycopg.Connection, hours: list[int]) -> list[int]:
+    """The hours below a watermark: their events stay invisible until a refresh."""
     if not hours:
-        return 0
+        return []
     names = list(HOURLY_AGGREGATES + DAILY_AGGREGATES + MONTHLY_AGGREGATES)
     watermark_us = connection.execute(WATERMARK, (names,)).fetchone()[0]
     if watermark_us is None:
-        return 0
-    late = [hour for hour in hours if hour * HOUR_US < watermark_us]
+        return []
+    return [hour for hour in hours if hour * HOUR_US < watermark_us]
+
+
+def record_late_ranges(connection: psycopg.Connection, late: list[int]) -> int:
+    """Queue the coalesced ranges of the late hours; return their number."""
     ranges = coalesce(late, LATE_RANGE_GAP_HOURS)
     if ranges:
         starts, ends = (list(column) for column in zip(*ranges))
@@ -126,4 +131,5 @@ def refresh_pending(connection: psycopg.Connection) -> int:
                     connection.execute(REFRESH, (name, start, end))
                     calls += 1
     connection.execute(DELETE_PENDING, ([row[0] for row in pending],))
+    publish_ranges(connection, ranges)  # autocommit: delivered now, after the refreshes
     return calls

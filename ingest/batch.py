@@ -179,6 +179,20 @@ def attribute(hourly: Totals, owners: Owners, events: Events) -> Totals:
     return attributed
 
 
+def changed_hours(aggregates: Aggregates, hourly: Totals, owners: Owners,
+                  events: Events) -> tuple[dict[str, set[int]], dict[str, set[int]]]:
+    """The hours of each card and of each organization the batch adds usage to (for the
+    change feed); attributed as the rollups are, computed here where TimescaleDB rolls up."""
+    attributed = aggregates.sim_card_hourly or attribute(hourly, owners, events)
+    cards: dict[str, set[int]] = {}
+    organizations: dict[str, set[int]] = {}
+    for (sim, owner), hour in attributed:
+        cards.setdefault(sim, set()).add(hour)
+        if owner:
+            organizations.setdefault(owner, set()).add(hour)
+    return cards, organizations
+
+
 def _owner(key: tuple[str, str]) -> str | None:
     return key[1] or None
 

@@ -12,7 +12,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from ingest.batch import Aggregates, Batch, aggregate
+from ingest.batch import Aggregates, Batch, aggregate, changed_hours
 from ingest.events import HOUR_US
 from ingest.ownership import Owners
 from simusage.storage import (
@@ -146,6 +146,9 @@ class BatchWrite:
     usage_stream: bytes | None = None
     stage_stream: bytes | None = None
     dead_letters: list = field(default_factory=list)  # sent, to confirm before commit
+    # The change feed's: hours of each card and organization the batch adds to.
+    changed_cards: dict[str, set[int]] = field(default_factory=dict)
+    changed_organizations: dict[str, set[int]] = field(default_factory=dict)
 
 
 def prepare(
@@ -158,6 +161,8 @@ def prepare(
     events = (batch.times, batch.sims, batch.counts)
     aggregates = aggregate(batch.hourly, owners, rollups=postgres, events=events)
     write = BatchWrite(batch, aggregates, owners, sorted(cards - seen))
+    write.changed_cards, write.changed_organizations = changed_hours(
+        aggregates, batch.hourly, owners, events)
     if use_copy:
         write.usage_stream = encoder.usage(batch.times, batch.sims, batch.counts)
         if postgres:

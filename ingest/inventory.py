@@ -15,6 +15,8 @@ from pathlib import Path
 
 import psycopg
 
+from ingest.change_publisher import publish_everything
+
 from ingest.events import EARLIEST, LATEST
 from ingest.ownership import Owners, Period, change_periods
 from simusage.storage import SIM_CARD_ID
@@ -180,6 +182,7 @@ def change_owners(
     moved = sorted(changed)
     connection.execute(UPSERT_INVENTORY, (moved, [owners[sim] for sim in moved]))
     connection.execute(BUMP_VERSION)
+    publish_everything(connection)  # who owns what, and so who may see what, changed
     job = connection.execute(QUEUE_REATTRIBUTION, (moved, _moment(min(starts)))).fetchone()[0]
     return Change(len(owners), len(changed), job)
 

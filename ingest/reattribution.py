@@ -21,7 +21,9 @@ import psycopg
 from psycopg import sql
 
 from ingest.aggregate_refresh import refresh_pending
+from ingest.change_publisher import publish
 from ingest.encoding import ROLLUP_KINDS
+from simusage.change_feed import subject_payloads
 from ingest.writer import storage_mode
 from simusage.storage import SIM_CARD
 
@@ -106,6 +108,12 @@ DELETE_EMPTY = sql.SQL(
     "DELETE FROM {table} WHERE event_count = 0 AND bucket >= date_trunc({unit}, %s::timestamptz, 'UTC') "
     "AND bucket < %s"
 )
+# The change feed's view of a step: which cards' and organizations' hours it moved.
+MOVED_HOURS = """
+    SELECT DISTINCT sim_card_id, previous, owner,
+           (extract(epoch FROM hour) / 3600)::bigint AS hour
+    FROM reattribution_moves
+"""
 QUEUE_REFRESH = "INSERT INTO aggregate_refresh_pending (range_start, range_end) VALUES (%s, %s)"
 ADVANCE = "UPDATE reattribution SET next_start = %s WHERE id = %s"
 FINISH = "DELETE FROM reattribution WHERE id = %s"
@@ -141,6 +149,17 @@ class Progress:
         return 1.0 if span <= 0 else min(1.0, (self.done - self.first).total_seconds() / span)
 
 
+def _publish_moves(connection: psycopg.Connection) -> None:
+    cards: dict[str, set[int]] = {}
+    organizations: dict[str, set[int]] = {}
+    for card, previous, owner, hour in connection.execute(MOVED_HOURS):
+        cards.setdefault(card, set()).add(hour)
+        for organization in (previous, owner):
+            if organization:
+                organizations.setdefault(organization, set()).add(hour)
+    publish(connection, subject_payloads(cards, organizations, False))
+
+
 def _step(connection: psycopg.Connection, postgres: bool, cards: list[str], start: datetime,
           end: datetime) -> int:
     """Re-attribute [start, end) of the cards; return the events moved."""
@@ -154,6 +173,7 @@ def _step(connection: psycopg.Connection, postgres: bool, cards: list[str], star
         for upsert, delete_empty in MOVES:
             connection.execute(upsert)
             connection.execute(delete_empty, (start, end))
+        _publish_moves(connection)
     elif moved:
         hour = timedelta(hours=1)
         first = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)

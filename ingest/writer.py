@@ -15,7 +15,8 @@ from datetime import timedelta
 import psycopg
 from psycopg import sql
 
-from ingest.aggregate_refresh import record_late_ranges
+from ingest.aggregate_refresh import late_hours, record_late_ranges
+from ingest.change_publisher import publish_batch
 from ingest.encoding import EMPTY_STREAM, ROLLUP_KINDS, BatchWrite
 from ingest.events import EARLIEST
 from simusage.storage import ORGANIZATION, SIM_CARD
@@ -244,7 +245,10 @@ def write_batch(
         connection.execute(INSERT_SEEN, (sorted(write.new_sims),))
     if mode == "postgres":
         upsert_rollups(connection, write)
+        publish_batch(connection, write, set())
         return 0
-    return record_late_ranges(connection, write.aggregates.hours)
+    late = late_hours(connection, write.aggregates.hours)
+    publish_batch(connection, write, set(late))
+    return record_late_ranges(connection, late)
 
 

@@ -160,6 +160,22 @@ class Settings(BaseSettings):
         4 * 1024 * 1024, ge=0, le=1024 * 1024 * 1024,
         validation_alias=AliasChoices("SIMUSAGE_API_PERSISTED_QUERY_BYTES"),
     )
+    # Live usage: the API listens to the worker's change feed (off: no subscriptions).
+    change_feed: Literal["on", "off"] = Field(
+        "on", validation_alias=AliasChoices("SIMUSAGE_CHANGE_FEED")
+    )
+    api_max_subscriptions_per_connection: int = Field(
+        20, ge=1, le=10_000,
+        validation_alias=AliasChoices("SIMUSAGE_API_MAX_SUBSCRIPTIONS_PER_CONNECTION"),
+    )
+    api_max_subscriptions_per_key: int = Field(
+        200, ge=1, le=1_000_000,
+        validation_alias=AliasChoices("SIMUSAGE_API_MAX_SUBSCRIPTIONS_PER_KEY"),
+    )
+    # Buckets whose updates may wait for a subscription's client before it is dropped.
+    api_subscription_queue: int = Field(
+        10_000, ge=1, le=1_000_000, validation_alias=AliasChoices("SIMUSAGE_API_SUBSCRIPTION_QUEUE"),
+    )
     # Operation names that /metrics labels by name; every other is "other".
     metrics_operations: str = Field("", validation_alias=AliasChoices("SIMUSAGE_METRICS_OPERATIONS"))
     # /metrics on its own address, so that it need not be public; port 0: served at /metrics.

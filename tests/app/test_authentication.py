@@ -94,6 +94,11 @@ def tiny_app(url: str, auth: str = "on", cache_seconds: float | None = None,
     @app.websocket("/graphql")
     async def graphql_socket(websocket: WebSocket) -> None:
         await websocket.accept()
+        if websocket.state.viewer is None:  # no header: the key comes in the first message
+            authorization = (await websocket.receive_json()).get("authorization")
+            if await websocket.state.authenticate(authorization) is not None:
+                await websocket.close(4403)
+                return
         await websocket.send_json({"organization": websocket.state.viewer.organization_id})
         await websocket.close()
 
@@ -253,11 +258,21 @@ def test_a_root_path_does_not_open_a_way_around(module_database: str) -> None:
 
 def test_websocket_needs_a_key(client: TestClient, module_database: str) -> None:
     with pytest.raises(WebSocketDisconnect) as closed:
-        with client.websocket_connect("/graphql") as socket:
+        with client.websocket_connect("/graphql", headers=bearer("simusage_nope")) as socket:
             socket.receive_json()
     assert closed.value.code == 1008
     key = create_key(module_database, "x00g8")
     with client.websocket_connect("/graphql", headers=bearer(key)) as socket:
+        assert socket.receive_json() == {"organization": "x00g8"}
+    # Without a header (browsers cannot set one), the key comes in a message, checked alike.
+    for authorization in (None, "Bearer simusage_nope", f"Bearer {key}x"):
+        with pytest.raises(WebSocketDisconnect) as closed:
+            with client.websocket_connect("/graphql") as socket:
+                socket.send_json({"authorization": authorization})
+                socket.receive_json()
+        assert closed.value.code == 4403
+    with client.websocket_connect("/graphql") as socket:
+        socket.send_json({"authorization": f"Bearer {key}"})
         assert socket.receive_json() == {"organization": "x00g8"}
 
 

@@ -1,0 +1,110 @@
+"""The API's half of the change feed: one LISTEN connection per process, fanned out in memory.
+
+Each message (simusage/change_feed.py) goes to every listener (the response cache, the live
+subscriptions) in the order PostgreSQL delivered it. While the connection is down nothing can
+be known to be current: `live` is False (the cache serves nothing), and once it is back every
+listener hears EVERYTHING, since the messages sent meanwhile are lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+import psycopg
+
+from app.metrics import CHANGE_FEED_MESSAGES, CHANGE_FEED_RECONNECTS
+from app.queries.change_feed import listen, probe
+from simusage.change_feed import EVERYTHING, Change, parse_payload
+
+log = logging.getLogger("simusage.api")
+
+Listener = Callable[[Change], Awaitable[None]]
+# How long a quiet connection goes before a probe checks it is still there.
+PROBE_SECONDS = 5.0
+RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
+
+
+class ChangeFeed:
+    """Listens on the change feed's channel and calls each listener with every change."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self.listeners: list[Listener] = []
+        self.live = False
+        self.messages = 0  # changes received: a cached answer records the count it saw
+        self._task: asyncio.Task | None = None
+        self._connected = asyncio.Event()
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call listener(change) for each change, in order."""
+        self.listeners.append(listener)
+
+    async def start(self) -> None:
+        """Start listening in the background (the API starts even while the database is down)."""
+        self._task = asyncio.create_task(self._run(), name="simusage-change-feed")
+
+    async def wait_live(self, timeout: float) -> bool:
+        """Wait until the feed listens; False if it does not within timeout."""
+        try:
+            await asyncio.wait_for(self._connected.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
+
+    async def stop(self) -> None:
+        """Stop listening."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        self._go_down()
+
+    def _go_down(self) -> None:
+        self.live = False
+        self._connected.clear()
+
+    async def _dispatch(self, change: Change) -> None:
+        self.messages += 1
+        CHANGE_FEED_MESSAGES.inc()
+        for listener in self.listeners:
+            try:
+                await listener(change)
+            except Exception:  # one listener's failure must not silence the others
+                log.exception("a change-feed listener failed")
+
+    async def _run(self) -> None:
+        failures = 0
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(
+                    self.database_url, autocommit=True, connect_timeout=5,
+                    application_name="simusage-api-change-feed",
+                ) as connection:
+                    await listen(connection)
+                    self.live, failures = True, 0
+                    self._connected.set()
+                    log.info("change feed: listening")
+                    # Whatever was sent while nobody listened is lost: everything may differ.
+                    await self._dispatch(EVERYTHING)
+                    await self._receive(connection)
+            except asyncio.CancelledError:
+                raise
+            except (psycopg.Error, OSError) as error:
+                was_live = self.live
+                self._go_down()
+                if was_live:
+                    CHANGE_FEED_RECONNECTS.inc()
+                    log.warning("change feed lost (%s): reconnecting; nothing is cached meanwhile",
+                                error)
+                await asyncio.sleep(RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)])
+                failures += 1
+
+    async def _receive(self, connection: psycopg.AsyncConnection) -> None:
+        while True:
+            received = False
+            async for notify in connection.notifies(timeout=PROBE_SECONDS):
+                received = True
+                await self._dispatch(parse_payload(notify.payload))
+            if not received:
+                await probe(connection)
