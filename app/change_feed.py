@@ -21,6 +21,7 @@ from simusage.change_feed import EVERYTHING, Change, parse_payload
 log = logging.getLogger("simusage.api")
 
 Listener = Callable[[Change], Awaitable[None]]
+Evictor = Callable[[Change], None]
 # How long a quiet connection goes before a probe checks it is still there.
 PROBE_SECONDS = 5.0
 RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
@@ -32,6 +33,7 @@ class ChangeFeed:
     def __init__(self, database_url: str) -> None:
         self.database_url = database_url
         self.listeners: list[Listener] = []
+        self.evictors: list[Evictor] = []
         self.live = False
         self.messages = 0  # changes received: a cached answer records the count it saw
         self._task: asyncio.Task | None = None
@@ -40,6 +42,11 @@ class ChangeFeed:
     def add_listener(self, listener: Listener) -> None:
         """Call listener(change) for each change, in order."""
         self.listeners.append(listener)
+
+    def add_evictor(self, evictor: Evictor) -> None:
+        """Call evictor(change) for each change before anything else, without yielding to
+        the event loop: no request can read what a change received has made stale."""
+        self.evictors.append(evictor)
 
     async def start(self) -> None:
         """Start listening in the background (the API starts even while the database is down)."""
@@ -65,6 +72,11 @@ class ChangeFeed:
         self._connected.clear()
 
     async def _dispatch(self, change: Change) -> None:
+        for evictor in self.evictors:
+            try:
+                evictor(change)
+            except Exception:  # noqa: BLE001 - logged; the feed must go on
+                log.exception("a change-feed evictor failed")
         self.messages += 1
         CHANGE_FEED_MESSAGES.inc()
         for listener in self.listeners:

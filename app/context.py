@@ -6,6 +6,7 @@ from strawberry.types import Info
 
 from app.database import Database
 from app.live_usage import LiveUsage
+from app.read_set import ReadSet, RequestDatabase
 from app.errors import TooManyNodesError
 from app.loaders import Loaders
 from app.queries.catalog import SimCardRow
@@ -18,13 +19,15 @@ class RequestContext:
     def __init__(self, viewer: Viewer, database: Database, max_nodes: int,
                  live: LiveUsage | None = None, key_id: str = "-") -> None:
         self.viewer = viewer
-        self.database = database
-        self.loaders = Loaders(database)
+        self.reads = ReadSet()
+        self.database = RequestDatabase(database, self.reads)
+        self.loaders = Loaders(self.database, self.reads)
         self.max_nodes = max_nodes
         self.nodes = 0
         self.live = live  # the process's subscriptions (None: no change feed)
         self.key_id = key_id  # the API key's public id, for per-key limits
         self.connection_params: dict = {}  # a WebSocket's connection_init payload
+        self.operation_label = "other"  # the metrics label, once the operation has run
         self.subscriptions = 0  # open on this WebSocket connection
         self.max_subscriptions = 0
 

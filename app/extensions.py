@@ -30,6 +30,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 
 from app.document_size import guarded
 from app.errors import ValuesOfCorrectTypeWithCode
+from app.context import RequestContext
 from app.metrics import LATENCY, REQUESTS
 from app.query_cost import CostModel, cost_refusal
 
@@ -103,6 +104,8 @@ class RequestPipeline(SchemaExtension):
         started = perf_counter()
         yield
         operation = self.limits.label(context.operation_name)
+        if isinstance(context.context, RequestContext):
+            context.context.operation_label = operation  # a cached answer counts under it too
         REQUESTS.labels(operation).inc()
         LATENCY.labels(operation).observe(perf_counter() - started)
 

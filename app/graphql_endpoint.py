@@ -27,13 +27,15 @@ from app.database import Database
 from app.errors import UserInputError
 from app.graphql_over_http import http_error, is_request_error, response_media_type, status_code
 from app.live_usage import LiveUsage
-from app.metrics import SOCKETS
+from app.metrics import REQUESTS, SOCKETS
 from app.persisted_queries import PersistedQueries
+from app.response_cache import ResponseCache, cache_key
 from app.schema import Schema
 from app.viewer import ADMIN
 from simusage.settings import Settings
 
 GRAPHIQL_PAGE = (Path(__file__).resolve().parent / "static" / "graphiql" / "index.html").read_text()
+CACHE_HEADER = "X-Simusage-Cache"
 CONNECTION_INIT_SECONDS = 10  # a socket that never says who it is is closed after this
 
 
@@ -57,7 +59,7 @@ class GraphQLEndpoint(GraphQL):
     """
 
     def __init__(self, schema: Schema, settings: Settings, database: Database,
-                 live: LiveUsage | None) -> None:
+                 live: LiveUsage | None, cache: ResponseCache | None) -> None:
         super().__init__(
             schema, graphql_ide="graphiql", subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
             connection_init_wait_timeout=timedelta(seconds=CONNECTION_INIT_SECONDS),
@@ -67,6 +69,7 @@ class GraphQLEndpoint(GraphQL):
         self.max_subscriptions = settings.api_max_subscriptions_per_connection
         self.database = database
         self.live = live
+        self.cache = cache
         self.max_nodes = settings.api_max_nodes
         self.auth_off = settings.auth == "off"
         self.persisted = PersistedQueries(settings.api_persisted_queries,
@@ -137,6 +140,8 @@ class GraphQLEndpoint(GraphQL):
     def create_response(self, response_data: Any, sub_response: Response) -> Response:
         """strawberry's response, with the media type and status that process_result chose."""
         response = super().create_response(response_data, sub_response)
+        # An answer is one caller's, current when sent: no proxy or browser may keep it.
+        response.headers["cache-control"] = "no-store"
         chosen = getattr(sub_response, "graphql_response", None)
         if chosen is not None:
             response.headers["content-type"] = chosen[0]
@@ -174,13 +179,36 @@ class GraphQLEndpoint(GraphQL):
             problem = "the document has several operations: name the one to run in operationName"
         else:
             try:
-                return await super().execute_single(request, request_adapter, sub_response,
-                                                    context, root_value, request_data)
+                return await self._cached(request, request_adapter, sub_response, context,
+                                          root_value, request_data)
             except HTTPException as error:
                 if not isinstance(error.__cause__, CannotGetOperationTypeError):
                     raise
                 problem = "operationName names no operation of the document"
         return self._refused(UserInputError(problem))
+
+    async def _cached(self, request: Any, request_adapter: Any, sub_response: Any,
+                      context: RequestContext, root_value: Any,
+                      request_data: Any) -> ExecutionResult:
+        """The operation's answer from the response cache, or executed (and then kept)."""
+        cache = self.cache
+        key = None if cache is None or not request_data.query else cache_key(
+            request_data.query, request_data.operation_name, request_data.variables,
+            context.viewer)
+        if key is None:
+            return await super().execute_single(request, request_adapter, sub_response, context,
+                                                root_value, request_data)
+        entry = cache.lookup(key)
+        sub_response.headers[CACHE_HEADER] = "miss" if entry is None else "hit"
+        if entry is not None:
+            REQUESTS.labels(entry.label).inc()
+            return ExecutionResult(data=entry.data, errors=None)
+        ticket = cache.ticket()
+        result = await super().execute_single(request, request_adapter, sub_response, context,
+                                              root_value, request_data)
+        if result.errors is None and result.data is not None:
+            cache.store(key, ticket, result.data, context.reads, context.operation_label)
+        return result
 
     def _refused(self, error: GraphQLError) -> ExecutionResult:
         errors = [error]

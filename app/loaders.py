@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from strawberry.dataloader import DataLoader
 
 from app.database import Database
+from app.read_set import ReadSet, RequestDatabase
 from app.loader_keys import (
     CountsKey,
     OrganizationCardsKey,
@@ -81,14 +82,24 @@ class SharedLoader(DataLoader[K, V]):
 class Loaders:
     """The DataLoaders of one request, each made on first use."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database | RequestDatabase, reads: ReadSet) -> None:
         self.database = database
+        self.reads = reads  # what each statement read, for the response cache
+
+    def _catalog(self, fetch: Callable[[Any, list[str]], Awaitable[dict]]):
+        """fetch(database, ids), recorded as a catalog read."""
+        async def load(ids: list[str]) -> dict:
+            self.reads.read_catalog()
+            return await fetch(self.database, ids)
+
+        return load
 
     @cached_property
     def pages(self) -> DataLoader[PageKey, list[usage.Bucket]]:
         """Dense pages of usage."""
         async def fetch(group: tuple, keys: list[str]) -> dict[str, list[usage.Bucket]]:
             subject, granularity, zone, scope, lower, upper = group
+            self.reads.read_usage(subject, keys, lower, upper)
             return await usage.fetch_pages(
                 self.database, (subject, granularity, zone), scope, keys, lower, upper
             )
@@ -101,6 +112,8 @@ class Loaders:
         then primed into the loaders that read them one at a time (pages and look-ups)."""
         async def fetch(group: tuple, keys: list[str]) -> dict[str, None]:
             subject, granularity, zone, scope, lower, upper = group
+            self.reads.read_usage(subject, keys, lower, upper)
+            self.reads.read_catalog(statements=0)  # the same statement looks them up
             found = await subject_pages.fetch_subjects_with_pages(
                 self.database, (subject, granularity, zone), scope, keys, lower, upper
             )
@@ -118,6 +131,7 @@ class Loaders:
         """skipEmpty pages of usage."""
         async def fetch(group: tuple, keys: list[str]) -> dict[str, list[usage.Bucket]]:
             subject, granularity, zone, scope, lower, upper, limit, backward = group
+            self.reads.read_usage(subject, keys, lower, upper)
             return await usage.fetch_sparse_pages(
                 self.database, (subject, granularity, zone), scope, keys, lower, upper, limit,
                 backward,
@@ -130,6 +144,7 @@ class Loaders:
         """Usage totals."""
         async def fetch(group: tuple, keys: list[str]) -> dict[str, tuple[int, int]]:
             subject, scope, start, end = group
+            self.reads.read_usage(subject, keys, start, end)
             return await usage.fetch_totals(self.database, subject, scope, keys, start, end)
 
         return SharedLoader(grouped(fetch))
@@ -139,6 +154,7 @@ class Loaders:
         """Counts of non-empty buckets."""
         async def fetch(group: tuple, keys: list[str]) -> dict[str, tuple[int, int, int]]:
             subject, granularity, zone, scope, start, end, lower, upper = group
+            self.reads.read_usage(subject, keys, start, end)
             return await usage.fetch_counts(
                 self.database, (subject, granularity, zone), scope, keys, start, end, lower, upper
             )
@@ -148,12 +164,13 @@ class Loaders:
     @cached_property
     def sim_cards(self) -> DataLoader[str, catalog.SimCardRow | None]:
         """SIM cards by id (None: unknown)."""
-        return SharedLoader(by_id(lambda ids: catalog.sim_cards_by_id(self.database, ids), None))
+        return SharedLoader(by_id(self._catalog(catalog.sim_cards_by_id), None))
 
     @cached_property
     def organizations(self) -> DataLoader[str, bool]:
         """Whether an organization exists, by id."""
         async def fetch(ids: list[str]) -> dict[str, bool]:
+            self.reads.read_catalog()
             return dict.fromkeys(await catalog.organizations_by_id(self.database, ids), True)
 
         return SharedLoader(by_id(fetch, False))
@@ -163,6 +180,7 @@ class Loaders:
         """Pages of organizations' inventory cards."""
         async def fetch(group: tuple, keys: list[str]) -> dict[str, list[catalog.SimCardRow]]:
             after, limit = group
+            self.reads.read_catalog()
             return await catalog.sim_cards_of_organizations_page(self.database, keys, after, limit)
 
         return SharedLoader(grouped(fetch))
@@ -170,15 +188,14 @@ class Loaders:
     @cached_property
     def organization_card_counts(self) -> DataLoader[str, int]:
         """How many inventory cards each organization has."""
-        return SharedLoader(
-            by_id(lambda ids: catalog.count_sim_cards_of_organizations(self.database, ids), 0)
-        )
+        return SharedLoader(by_id(self._catalog(catalog.count_sim_cards_of_organizations), 0))
 
     @cached_property
     def ownership(self) -> DataLoader[OwnershipPageKey, list[ownership.Period]]:
         """Pages of cards' ownership periods."""
         async def fetch(group: tuple, keys: list[str]) -> dict[str, list[ownership.Period]]:
             scope, before, limit = group
+            self.reads.read_catalog()
             return await ownership.periods_page(self.database, scope, keys, before, limit)
 
         return SharedLoader(grouped(fetch))
@@ -188,6 +205,7 @@ class Loaders:
         """How many ownership periods each card has."""
         async def fetch(group: tuple, keys: list[str]) -> dict[str, int]:
             (scope,) = group
+            self.reads.read_catalog()
             return await ownership.count_periods(self.database, scope, keys)
 
         return SharedLoader(grouped(fetch))

@@ -24,6 +24,7 @@ from app.graphql_endpoint import GraphQLEndpoint
 from app.limits import ClientDisconnects, RequestSizeLimit
 from app.live_usage import LiveUsage
 from app.metrics import metrics_response
+from app.response_cache import ResponseCache
 from app.schema import build_schema
 from app.security_headers import SecurityHeaders
 from simusage.migration import head_revision
@@ -55,11 +56,13 @@ def create_app(settings: Settings) -> FastAPI:
     head = head_revision()
 
     feed = ChangeFeed(settings.database_url) if settings.change_feed == "on" else None
-    live = None
+    live = cache = None
     if feed is not None:
         live = LiveUsage(database, settings.api_max_subscriptions_per_key,
                          settings.api_subscription_queue)
         feed.add_listener(live.on_change)
+        if settings.api_cache_bytes:
+            cache = ResponseCache(feed, settings.api_cache_bytes)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -82,7 +85,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.database = database
     app.state.change_feed = feed
-    endpoint = GraphQLEndpoint(schema, settings, database, live)
+    endpoint = GraphQLEndpoint(schema, settings, database, live, cache)
     app.add_route("/graphql", endpoint, methods=["GET", "POST"])
     app.router.add_websocket_route("/graphql", endpoint)
     export = UsageExport(database, settings.api_max_nodes, settings.auth == "off")

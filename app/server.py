@@ -51,6 +51,8 @@ def _config(settings: Settings) -> uvicorn.Config:
         # One log line per request costs more than a small query; metrics count requests.
         access_log=False,
         http=protocol, limit_concurrency=settings.api_max_connections,
+        # A WebSocket message is bounded as a request body is (closed with 1009 above it).
+        ws_max_size=settings.api_max_request_bytes,
         **protocol_settings, **tls,
     )
 

@@ -84,13 +84,15 @@ def start(command: list[str], port: int, ready_path: str, **variables: str) -> s
     raise RuntimeError(f"{command} did not become ready")
 
 
-def simusage(name: str, workers: int, key: str | None = None) -> Server:
-    """`simusage serve` with workers processes; with a key, access control on."""
+def simusage(name: str, workers: int, key: str | None = None, cache: bool = False) -> Server:
+    """`simusage serve` with workers processes; with a key, access control on; the response
+    cache off unless asked for (every other figure is of a full GraphQL execution)."""
     port = free_port()
     # The per-key rate limit stays on, far above what one load generator sends.
     process = start([sys.executable, "-m", "simusage.cli", "serve"], port, "/readyz",
                     SIMUSAGE_API_WORKERS=str(workers), SIMUSAGE_AUTH="on" if key else "off",
-                    SIMUSAGE_API_RATE_LIMIT="1000000")
+                    SIMUSAGE_API_RATE_LIMIT="1000000",
+                    SIMUSAGE_API_CACHE_BYTES=str(64 * 1024 * 1024 if cache else 0))
     return Server("simusage", name, port, process,
                   {"Authorization": f"Bearer {key}"} if key else {})
 

@@ -176,6 +176,11 @@ class Settings(BaseSettings):
     api_subscription_queue: int = Field(
         10_000, ge=1, le=1_000_000, validation_alias=AliasChoices("SIMUSAGE_API_SUBSCRIPTION_QUEUE"),
     )
+    # The response cache of each API process, in bytes (0: off); it needs the change feed.
+    api_cache_bytes: int = Field(
+        64 * 1024 * 1024, ge=0, le=64 * 1024**3,
+        validation_alias=AliasChoices("SIMUSAGE_API_CACHE_BYTES"),
+    )
     # Operation names that /metrics labels by name; every other is "other".
     metrics_operations: str = Field("", validation_alias=AliasChoices("SIMUSAGE_METRICS_OPERATIONS"))
     # /metrics on its own address, so that it need not be public; port 0: served at /metrics.

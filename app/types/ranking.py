@@ -15,7 +15,7 @@ from app.pagination import decode_cursor, encode_cursor, page_size
 from app.queries import ranking
 from app.scalars import BigInt, DateTime
 from app.types.common import KnownPage, PageInfo
-from simusage.storage import HOUR_SECONDS, SIM_CARD_ID_PATTERN
+from simusage.storage import HOUR_SECONDS, ORGANIZATION, SIM_CARD_ID_PATTERN
 
 if TYPE_CHECKING:
     from app.types.catalog import SimCard
@@ -90,6 +90,7 @@ async def top_sim_cards_page(
                                   "a whole hour for topSimCards")
     size, backward = page_size(None if last is not None else first, last)
     after_position, before_position = _position(after), _position(before)
+    context.reads.read_usage(ORGANIZATION, [organization_id], lower, upper)
     page = await ranking.top_sim_cards(
         context.database, organization_id, lower, upper, after_position, before_position,
         size + 1, backward,

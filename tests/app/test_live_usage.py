@@ -245,3 +245,17 @@ def test_a_subscriber_whose_updates_pile_up_is_dropped(postgres_database: str) -
             await socket.close()
 
         asyncio.run(scenario())
+
+
+def test_a_websocket_message_over_the_request_limit_closes_the_socket(postgres_database: str) -> None:
+    with running_api(postgres_database, SIMUSAGE_API_MAX_REQUEST_BYTES="4096") as url:
+        async def scenario() -> None:
+            socket = await _socket(url, {})
+            assert (await _next(socket))["type"] == "connection_ack"
+            await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": {
+                "query": "{ __typename }" + " " * 10_000}}))
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await _next(socket)
+            assert closed.value.rcvd.code == 1009
+
+        asyncio.run(scenario())
