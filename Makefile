@@ -5,7 +5,7 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: up down test test-fast install lock services bench-ingest bench-api bench-reattribution chaos schema
+.PHONY: up down test test-fast install lock services bench-ingest bench-api bench-reattribution bench-live chaos schema
 
 up: install
 	@VENV=$(VENV) scripts/up.sh
@@ -61,6 +61,9 @@ bench-api: install services
 	@command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 	$(PYTHON) bench/api.py
 	$(PYTHON) bench/api_calendar.py
+
+bench-live: install services
+	$(PYTHON) bench/live.py
 
 # Minutes long, and it stops and restarts PostgreSQL and Kafka: never beside `make test`.
 chaos: install services

@@ -10,20 +10,26 @@ sent: every message carries a bucket's full total, so a repeated one does the cl
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import Counter, OrderedDict, defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import tzinfo
 
+import psycopg
+from psycopg_pool import PoolTimeout
+
 from app.calendar import bucket_span
 from app.database import Database
 from app.errors import TooManySubscriptionsError
 from app.metrics import SUBSCRIBERS_DROPPED, SUBSCRIPTIONS
 from app.queries.usage import ORGANIZATION, SIM_CARD, Bucket, fetch_pages
-from simusage.change_feed import Change
+from simusage.change_feed import Change, merged
 from simusage.storage import HOUR_SECONDS
 
+log = logging.getLogger("simusage.api")
+RETRY_SECONDS = 1.0
 # Buckets a subscription remembers having sent (to send only what differs), most recent kept.
 KNOWN_BUCKETS = 512
 # After a feed reconnect or an ownership change, the hours re-read around now.
@@ -108,6 +114,9 @@ class LiveUsage:
         self.queue_size = queue_size
         self.by_subject: dict[tuple[str, str], set[Subscription]] = defaultdict(set)
         self.owners: Counter[str] = Counter()
+        self._changes: list[Change] = []  # received, not yet delivered
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
 
     def subscribe(self, watch: Watch, owner: str) -> Subscription:
         """A new subscription of owner (an API key's id); refused past the key's limit."""
@@ -137,9 +146,38 @@ class LiveUsage:
         SUBSCRIPTIONS.dec()
 
     async def on_change(self, change: Change) -> None:
-        """Send every affected subscription the buckets whose totals changed."""
+        """Queue the change for delivery: the feed reads on while the new totals are read."""
         if not self.by_subject:
             return
+        self._changes.append(change)
+        self._wake.set()
+
+    async def start(self) -> None:
+        """Deliver queued changes in the background until stopped."""
+        self._task = asyncio.create_task(self._deliver_queued(), name="simusage-live-usage")
+
+    async def stop(self) -> None:
+        """Stop delivering."""
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _deliver_queued(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            change, self._changes = merged(self._changes), []
+            try:
+                await self.deliver(change)
+            except (psycopg.Error, PoolTimeout) as error:
+                # Totals are read when sent: retried later, they are the newest, not stale.
+                log.warning("live usage: new totals not read (%s); retrying in 1 s", error)
+                self._changes.insert(0, change)
+                self._wake.set()
+                await asyncio.sleep(RETRY_SECONDS)
+
+    async def deliver(self, change: Change) -> None:
+        """Send every affected subscription the buckets whose totals changed."""
         wanted = self._affected(change)
         groups: dict[tuple, dict[str, list[tuple[Subscription, set[int], list]]]] = defaultdict(
             lambda: defaultdict(list))

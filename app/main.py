@@ -68,6 +68,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await database.open()
         if feed is not None:
+            await live.start()
             await feed.start()
         # The 120,000 objects of the loaded modules and schema never die: frozen, the rare
         # full collections skip them (measured: longest pause 70 ms before, 13 ms after).
@@ -78,6 +79,7 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             if feed is not None:
                 await feed.stop()
+                await live.stop()
             await database.close()
 
     app = FastAPI(

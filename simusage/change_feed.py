@@ -133,3 +133,18 @@ def parse_payload(payload: str) -> Change:
         return change
     except (ValueError, TypeError, RecursionError):
         return EVERYTHING
+
+
+def merged(changes: list[Change]) -> Change:
+    """One change saying all that the changes say (a backlog is delivered as one)."""
+    if any(change.everything for change in changes):
+        return EVERYTHING
+    union = Change()
+    for change in changes:
+        union.new_cards |= change.new_cards
+        union.ranges.extend(change.ranges)
+        for target, source in ((union.cards, change.cards),
+                               (union.organizations, change.organizations)):
+            for key, hours in source.items():
+                target[key] = target.get(key, frozenset()) | hours
+    return union

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simusage.change_feed import (
-    EVERYTHING_PAYLOAD, MAX_PAYLOAD_BYTES, parse_payload, range_payloads, subject_payloads,
+    EVERYTHING_PAYLOAD, MAX_PAYLOAD_BYTES, merged, parse_payload, range_payloads, subject_payloads,
 )
 
 ids = st.text(alphabet="0123456789abcdef\"\\é", min_size=1, max_size=40)
@@ -62,3 +62,16 @@ def test_malformed_messages_mean_everything() -> None:
     for garbage in ('{"c": {"1": ["x"]}}', '{"c": []}', '{"r": [[1]]}', "[", "null", "1",
                     '{"o": {"a": [1.5]}}', "{" * 100_000, EVERYTHING_PAYLOAD):
         assert parse_payload(garbage).everything, garbage[:40]
+
+
+@given(st.lists(st.tuples(subjects, subjects, st.booleans()), max_size=6))
+def test_a_backlog_merged_says_all_its_changes_say(parts) -> None:
+    changes = [parse_payload(message) for cards, organizations, new_cards in parts
+               for message in subject_payloads(cards, organizations, new_cards)]
+    union = merged(changes)
+    for change in changes:
+        for mine, theirs in ((union.cards, change.cards), (union.organizations, change.organizations)):
+            assert all(hours <= mine[key] for key, hours in theirs.items())
+        assert union.new_cards or not change.new_cards
+    everything = merged([*changes, parse_payload(EVERYTHING_PAYLOAD)])
+    assert everything.everything
