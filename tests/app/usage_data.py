@@ -12,6 +12,8 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
+from ingest.change_publisher import publish_everything
+
 # A card owned "since the beginning" (the migration's history of the inventory as it was).
 BEGINNING = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -118,6 +120,7 @@ def load(
             cursor.execute(INSERT_SEEN)
         if mode == "postgres":
             rebuild_rollups(connection)
+            publish_everything(connection)  # as every writer does: cached answers are stale
     if mode == "timescaledb":
         refresh_aggregates(url)
 

@@ -13,7 +13,11 @@ query DailyUsageOfOrganization {
 }
 `;
 const url = window.location.href.split("?")[0];
-const fetcher = GraphiQL.createFetcher({ url });
+// Subscriptions over graphql-transport-ws on the same path; the headers editor's
+// {"Authorization": "Bearer <key>"} becomes the connection_init payload, where the server
+// reads the key (a browser cannot set headers on a WebSocket).
+const subscriptionUrl = url.replace(/^http/, "ws");
+const fetcher = GraphiQL.createFetcher({ url, subscriptionUrl });
 const explorer = GraphiQLPluginExplorer.explorerPlugin();
 const root = ReactDOM.createRoot(document.getElementById("graphiql"));
 root.render(
