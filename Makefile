@@ -5,7 +5,7 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: up down test test-fast install lock services bench-ingest bench-api bench-reattribution bench-live chaos schema
+.PHONY: up down test test-fast install lock services bench-ingest bench-api bench-reattribution bench-live bench-compression chaos schema
 
 up: install
 	@VENV=$(VENV) scripts/up.sh
@@ -64,6 +64,11 @@ bench-api: install services
 
 bench-live: install services
 	$(PYTHON) bench/live.py
+
+# TimescaleDB's compression, measured on PGlite (the only TimescaleDB here).
+bench-compression: install
+	@scripts/pglite.sh start
+	$(PYTHON) bench/compression.py
 
 # Minutes long, and it stops and restarts PostgreSQL and Kafka: never beside `make test`.
 chaos: install services

@@ -22,8 +22,15 @@ def _migrate(arguments: argparse.Namespace, settings: Settings) -> int:
 
     from ingest.writer import storage_mode
 
+    from migrations.lifecycle import apply_compression_policy
+
     with psycopg.connect(settings.database_url) as connection:
-        print(f"simusage migrate: storage mode {storage_mode(connection)}")
+        mode = storage_mode(connection)
+        if mode == "timescaledb" and not arguments.revision:
+            # The settings of the raw rows' lifecycle, applied again: a changed value holds.
+            apply_compression_policy(connection.cursor(), settings.compress_after)
+            print(f"simusage migrate: raw chunks compressed after {settings.compress_after}")
+        print(f"simusage migrate: storage mode {mode}")
     return 0
 
 

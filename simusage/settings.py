@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import functools
+import re
 from typing import Literal
 
 from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+# A PostgreSQL interval as an operator writes one: "7 days", "12 hours", "1 month".
+INTERVAL = re.compile(r"(\d{1,6}) (hour|day|week|month|year)s?")
 
 
 class SettingsError(Exception):
@@ -160,6 +165,11 @@ class Settings(BaseSettings):
         4 * 1024 * 1024, ge=0, le=1024 * 1024 * 1024,
         validation_alias=AliasChoices("SIMUSAGE_API_PERSISTED_QUERY_BYTES"),
     )
+    # TimescaleDB mode: raw chunks older than this are compressed (columnstore) by a policy
+    # that `simusage migrate` creates or updates; "never" keeps them row by row.
+    compress_after: str = Field(
+        "7 days", validation_alias=AliasChoices("SIMUSAGE_COMPRESS_AFTER")
+    )
     # Live usage: the API listens to the worker's change feed (off: no subscriptions).
     change_feed: Literal["on", "off"] = Field(
         "on", validation_alias=AliasChoices("SIMUSAGE_CHANGE_FEED")
@@ -208,6 +218,20 @@ class Settings(BaseSettings):
         if session is not None and value * 3 > session:
             raise ValueError(
                 f"must be at most a third of SIMUSAGE_SESSION_TIMEOUT_MS ({session})"
+            )
+        return value
+
+    @field_validator("compress_after")
+    @classmethod
+    def _interval(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value == "never":
+            return value
+        match = INTERVAL.fullmatch(value)
+        if match is None or not 1 <= int(match[1]) <= 100_000:
+            raise ValueError(
+                "must be a whole number of hours, days, weeks, months or years (e.g. 7 days), or "
+                "never"
             )
         return value
 

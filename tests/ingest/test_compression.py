@@ -1,0 +1,66 @@
+"""TimescaleDB mode: compressed raw chunks, late events landing in them, the policy from settings."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+
+from ingest.aggregate_refresh import refresh_pending
+from migrations.lifecycle import apply_compression_policy, compression_policy
+from tests.ingest.helpers import batch_of, database_totals, expected_totals, raw_totals, value
+from tests.ingest.test_writer import write
+
+pytestmark = pytest.mark.timescaledb
+AGGREGATES = ("usage_sim_card_hourly", "usage_organization_hourly", "usage_sim_card_daily",
+              "usage_organization_daily", "usage_sim_card_monthly")
+# What the compression policy does once a chunk is older than compress_after.
+COMPRESS_OLD = """
+    SELECT count(compress_chunk(chunk, if_not_compressed => true))
+    FROM show_chunks('usage', older_than => INTERVAL '7 days') AS chunk
+"""
+COMPRESSED = """
+    SELECT count(*) FILTER (WHERE is_compressed), count(*) FROM timescaledb_information.chunks
+    WHERE hypertable_name = 'usage'
+"""
+
+
+def test_late_events_in_compressed_chunks_reach_the_aggregates_exactly(timescaledb_database: str) -> None:
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    month_ago = now - timedelta(days=30)
+    stored = [value(f"894400{1 + i % 14:02d}", 100 + i, month_ago + timedelta(minutes=7 * i))
+              for i in range(600)]
+    late = [value(f"894400{1 + i % 14:02d}", 5 + i, month_ago + timedelta(minutes=11 * i + 3))
+            for i in range(200)]
+    with psycopg.connect(timescaledb_database, autocommit=True) as connection:
+        assert compression_policy(connection.cursor()) == "7 days"  # the default, by migration
+        write(connection, batch_of(stored), mode="timescaledb", use_copy=False)
+        for name in AGGREGATES:  # the refresh policies, a month on
+            connection.execute("CALL refresh_continuous_aggregate(%s, NULL, %s)",
+                               (name, now - timedelta(hours=1)))
+        assert connection.execute(COMPRESS_OLD).fetchone()[0] > 0
+        compressed, chunks = connection.execute(COMPRESSED).fetchone()
+        assert compressed == chunks > 0
+        assert write(connection, batch_of(late, start=600), mode="timescaledb", use_copy=False) > 0
+        refresh_pending(connection)
+        assert database_totals(connection) == raw_totals(connection) == expected_totals(stored + late)
+        assert connection.execute(COMPRESSED).fetchone()[0] > 0  # written into, still compressed
+
+
+def test_the_policy_follows_the_setting_on_every_migrate(timescaledb_database: str) -> None:
+    environment = {**os.environ, "DATABASE_URL": timescaledb_database}
+    for setting, expected in (("2 weeks", "14 days"), ("never", None), ("36 hours", "36:00:00")):
+        migrate = subprocess.run(
+            [sys.executable, "-m", "simusage.cli", "migrate"], capture_output=True, text=True,
+            env={**environment, "SIMUSAGE_COMPRESS_AFTER": setting}, timeout=120)
+        assert migrate.returncode == 0, migrate.stderr
+        with psycopg.connect(timescaledb_database) as connection:
+            assert compression_policy(connection.cursor()) == expected
+    with psycopg.connect(timescaledb_database) as connection:
+        apply_compression_policy(connection.cursor(), "7 days")
+        connection.commit()
+        assert compression_policy(connection.cursor()) == "7 days"
