@@ -9,12 +9,13 @@ paths agree.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from operator import itemgetter
 
 from simusage.storage import SIM_CARD_ID_PATTERN
 
 from ingest.events import (
-    EARLIEST_US, HOUR_US, LATEST_US, MAX_BYTES_USED, MICROSECONDS_PER_SECOND, Event, Rejection,
+    EARLIEST, EARLIEST_US, HOUR_US, LATEST_US, MAX_BYTES_USED, MICROSECONDS_PER_SECOND, Event, Rejection,
     day_us_of, parse_event,
 )
 
@@ -32,12 +33,23 @@ _CANONICAL = re.compile(
 _LINES = re.compile(f"(?:{_CANONICAL.pattern})|^.*$", re.MULTILINE)
 
 
+def too_old(time_us: int, earliest_us: int) -> Rejection:
+    """The rejection of an event older than the raw rows kept."""
+    return Rejection("too-old", (
+        f"{EARLIEST + timedelta(microseconds=time_us):%Y-%m-%dT%H:%M:%SZ} is before "
+        f"{EARLIEST + timedelta(microseconds=earliest_us):%Y-%m-%dT%H:%MZ}: raw rows that old are "
+        "dropped by retention (SIMUSAGE_RAW_RETENTION), their month could not be counted exactly"))
+
+
 class FastParser:
     """Parses chunks of record values into columns; keeps caches of days and times of day."""
 
     def __init__(self) -> None:
         self._days: dict[str, int | None] = {}
         self._times_of_day: dict[str, int | None] = {}
+        # Events before this (microseconds since 1970) are too old: their raw rows would fall
+        # where retention drops them (set by the worker from the database's policy).
+        self.earliest_us = EARLIEST_US
 
     def _day(self, text: str) -> int | None:
         if len(self._days) > 100_000:
@@ -100,6 +112,7 @@ class FastParser:
 
     def _add_rows(self, rows, indices, values, times, sims, counts, rejected, hourly) -> None:
         days_get, times_of_day_get = self._days.get, self._times_of_day.get
+        earliest_us = self.earliest_us
         add_time, add_sim, add_count = times.append, sims.append, counts.append
         hourly_get = hourly.get
         for (sim, json_int, string_int, day, time_of_day), index in zip(rows, indices):
@@ -118,6 +131,9 @@ class FastParser:
                 rejected.append((index, parse_event(values[index])))
                 continue
             time_us = day_us + seconds
+            if time_us < earliest_us:
+                rejected.append((index, too_old(time_us, earliest_us)))
+                continue
             add_time(time_us)
             add_sim(sim)
             add_count(count)
@@ -129,13 +145,14 @@ class FastParser:
                 total[0] += count
                 total[1] += 1
 
-    @staticmethod
-    def _parse_one_by_one(values, indices, times, sims, counts, rejected, hourly) -> None:
+    def _parse_one_by_one(self, values, indices, times, sims, counts, rejected, hourly) -> None:
         for index in indices:
             try:
                 event = parse_event(values[index])
             except Exception as error:  # noqa: BLE001 - one record must not stop the worker
                 event = Rejection("unexpected", f"{type(error).__name__} while parsing")
+            if type(event) is Event and event.time_us < self.earliest_us:
+                event = too_old(event.time_us, self.earliest_us)
             if type(event) is Event:
                 times.append(event.time_us)
                 sims.append(event.sim_card_id)

@@ -58,6 +58,7 @@ REASONS = (
     "date-out-of-range",
     "duplicate-field",
     "too-deep",
+    "too-old",
     "unexpected",
 )
 MAX_DEPTH = 64

@@ -15,6 +15,7 @@ from ingest.encoding import RowEncoder
 from ingest.ownership import Owners
 from ingest.inventory import load_owners
 from ingest.aggregate_refresh import refresh_pending
+from ingest.writer import earliest_accepted_us
 from simusage.settings import Settings
 
 log = logging.getLogger("simusage.ingest")
@@ -28,6 +29,7 @@ class Upkeep:
         self.owners = Owners(())
         self.encoder = RowEncoder(self.owners)
         self.refresh_due = True  # leftovers of a previous run
+        self.earliest_us = 0  # events before this are too old for the raw rows kept
         self.late_refreshes = 0
         self._loaded = self._refreshed = 0.0
         self._running: dict[str, object] = {}  # name -> future of a call on the database thread
@@ -46,8 +48,16 @@ class Upkeep:
             self.owners, self.encoder = owners, RowEncoder(owners)
 
     def reload(self) -> None:
-        """Reload the inventory now (waiting for the database thread)."""
+        """Reload the inventory and the retention horizon now (waiting for the database
+        thread)."""
         self._load(self.db.call(load_owners))
+        self._horizon(self.db.call(self._earliest))
+
+    def _earliest(self, connection) -> int:
+        return earliest_accepted_us(connection, self.db.mode)
+
+    def _horizon(self, earliest_us: int) -> None:
+        self.earliest_us = earliest_us
 
     def know(self, sims: Iterable[str]) -> None:
         """Before a batch is encoded: reload if it names unknown cards and the last load is
@@ -77,10 +87,13 @@ class Upkeep:
     def tick(self) -> None:
         """Start what is due, collect what finished; never waits."""
         now = time.monotonic()
+        horizon_idle = self._collect("retention horizon", self._horizon)
         if self._collect("inventory reload", self._load) and (
             now - self._loaded >= self.settings.inventory_refresh_s
         ):
             self._running["inventory reload"] = self.db.run(load_owners)
+            if horizon_idle:  # as often as the inventory: it moves slowly
+                self._running["retention horizon"] = self.db.run(self._earliest)
         if self.db.mode != "timescaledb":
             return
         if self._collect("late refresh", self._refreshed_late, self._refresh_failed) and (

@@ -243,6 +243,7 @@ class Worker:
         try:
             while not self.stop.is_set():
                 self.upkeep.tick()
+                self.parser.earliest_us = self.upkeep.earliest_us
                 timeout_ms = 200
                 if self.batch is not None:
                     left = self.batch.started + wait_s - time.monotonic()

@@ -22,16 +22,26 @@ def _migrate(arguments: argparse.Namespace, settings: Settings) -> int:
 
     from ingest.writer import storage_mode
 
-    from migrations.lifecycle import apply_compression_policy
+    from migrations.lifecycle import apply_lifecycle
 
     with psycopg.connect(settings.database_url) as connection:
         mode = storage_mode(connection)
         if mode == "timescaledb" and not arguments.revision:
-            # The settings of the raw rows' lifecycle, applied again: a changed value holds.
-            apply_compression_policy(connection.cursor(), settings.compress_after)
-            print(f"simusage migrate: raw chunks compressed after {settings.compress_after}")
+            # The settings of the stored data's lifecycle, applied again: a changed value holds.
+            apply_lifecycle(connection.cursor(), settings)
+            print(f"simusage migrate: raw chunks compressed after {settings.compress_after}, "
+                  f"raw rows kept {_kept(settings.raw_retention)}, aggregates kept "
+                  f"{_kept(settings.aggregate_retention)}")
+        elif mode == "postgres" and settings.raw_retention != "keep":
+            print("simusage migrate: SIMUSAGE_RAW_RETENTION is not supported in PostgreSQL mode "
+                  "(its raw rows are kept): unset it", file=sys.stderr)
+            return 2
         print(f"simusage migrate: storage mode {mode}")
     return 0
+
+
+def _kept(retention: str) -> str:
+    return "forever" if retention == "keep" else f"for {retention}"
 
 
 def _inventory_import(arguments: argparse.Namespace, settings: Settings) -> int:

@@ -14,6 +14,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 INTERVAL = re.compile(r"(\d{1,6}) (hour|day|week|month|year)s?")
 
 
+# Retention below this would drop raw rows that the refresh policies still read (3 months).
+MIN_RETENTION_DAYS = 120
+_UNIT_DAYS = {"hour": 1 / 24, "day": 1, "week": 7, "month": 30, "year": 365}
+
+
+def interval_days(value: str) -> float | None:
+    """The days of an interval as INTERVAL reads it (a month as 30); None if it is not one."""
+    match = INTERVAL.fullmatch(value.strip().lower())
+    return None if match is None else int(match[1]) * _UNIT_DAYS[match[2]]
+
+
 class SettingsError(Exception):
     """A setting has a value the process cannot start with."""
 
@@ -170,6 +181,13 @@ class Settings(BaseSettings):
     compress_after: str = Field(
         "7 days", validation_alias=AliasChoices("SIMUSAGE_COMPRESS_AFTER")
     )
+    # TimescaleDB mode: raw chunks older than this are dropped ("keep": never); the aggregates
+    # keep their history, and later events older than it are dead-lettered as too-old.
+    raw_retention: str = Field("keep", validation_alias=AliasChoices("SIMUSAGE_RAW_RETENTION"))
+    # The continuous aggregates' own retention ("keep": never), at least the raw rows'.
+    aggregate_retention: str = Field(
+        "keep", validation_alias=AliasChoices("SIMUSAGE_AGGREGATE_RETENTION")
+    )
     # Live usage: the API listens to the worker's change feed (off: no subscriptions).
     change_feed: Literal["on", "off"] = Field(
         "on", validation_alias=AliasChoices("SIMUSAGE_CHANGE_FEED")
@@ -233,6 +251,25 @@ class Settings(BaseSettings):
                 "must be a whole number of hours, days, weeks, months or years (e.g. 7 days), or "
                 "never"
             )
+        return value
+
+    @field_validator("raw_retention", "aggregate_retention")
+    @classmethod
+    def _retention(cls, value: str, info: ValidationInfo) -> str:
+        value = value.strip().lower()
+        if value == "keep":
+            return value
+        days = interval_days(value)
+        if days is None or days < MIN_RETENTION_DAYS:
+            raise ValueError(
+                f"must be keep, or at least {MIN_RETENTION_DAYS} days written as hours, days, "
+                "weeks, months or years (e.g. 13 months): the monthly aggregate is refreshed from "
+                "the raw rows of the last 3 months"
+            )
+        raw = info.data.get("raw_retention")
+        if info.field_name == "aggregate_retention" and raw is not None and (
+                raw == "keep" or days < (interval_days(raw) or 0)):
+            raise ValueError("must be keep or at least SIMUSAGE_RAW_RETENTION")
         return value
 
     @field_validator("log_level", mode="before")

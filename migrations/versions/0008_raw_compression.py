@@ -1,4 +1,5 @@
-"""TimescaleDB mode: raw chunks compressed after SIMUSAGE_COMPRESS_AFTER (default 7 days).
+"""TimescaleDB mode: raw chunks compressed after SIMUSAGE_COMPRESS_AFTER (default 7 days), and
+the retention policies of SIMUSAGE_RAW_RETENTION and SIMUSAGE_AGGREGATE_RETENTION (default keep).
 
 A fleet of 10,000 cards reporting each minute writes 14 M raw rows a day, kept forever: the
 columnstore (segment by card, order by time) keeps them in a fraction of the space, and the
@@ -21,7 +22,8 @@ from migrations.lifecycle import (
     DISABLE_COMPRESSION,
     ENABLE_COMPRESSION,
     REMOVE_POLICY,
-    apply_compression_policy,
+    apply_lifecycle,
+    apply_retention_policies,
 )
 
 revision = "0008"
@@ -42,12 +44,14 @@ def upgrade() -> None:
     op.execute(ENABLE_COMPRESSION)
     settings = context.config.attributes["settings"]
     cursor = op.get_bind().connection.cursor()
-    apply_compression_policy(cursor, settings.compress_after)
+    apply_lifecycle(cursor, settings)
 
 
 def downgrade() -> None:
     if _postgres_mode():
         return
+    cursor = op.get_bind().connection.cursor()
+    apply_retention_policies(cursor, "keep", "keep")
     op.execute(REMOVE_POLICY)
     op.execute(DECOMPRESS_ALL)
     op.execute(DISABLE_COMPRESSION)

@@ -6,7 +6,7 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.chunk_parser import FastParser
+from ingest.chunk_parser import FastParser, too_old
 from ingest.events import Event, parse_event
 from tests.ingest.helpers import sum_hourly
 from tests.ingest.test_events import INVALID, VALID
@@ -21,11 +21,13 @@ def parse_chunk(values: list, parser: FastParser | None = None) -> tuple[list, l
     return sorted(zip(times, sims, counts)), rejected
 
 
-def reference_parse(values: list) -> tuple[list, list]:
+def reference_parse(values: list, earliest_us: int = 0) -> tuple[list, list]:
     events, rejected = [], []
     for index, value in enumerate(values):
         event = parse_event(value)
-        if isinstance(event, Event):
+        if isinstance(event, Event) and event.time_us < earliest_us:
+            rejected.append((index, too_old(event.time_us, earliest_us)))
+        elif isinstance(event, Event):
             events.append((event.time_us, event.sim_card_id, event.bytes_used))
         else:
             rejected.append((index, event))
@@ -165,3 +167,14 @@ def test_an_unexpected_error_in_one_record_rejects_only_that_record(monkeypatch)
     assert [sim for _, sim, _ in events] == ["1", "1"]
     assert [(index, why.reason) for index, why in rejected] == [(1, "unexpected")]
     assert "RecursionError" in rejected[0][1].detail
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(canonical_shaped(), near_canonical()), min_size=1, max_size=30),
+       st.integers(0, 7_000_000_000_000_000))
+def test_events_before_the_raw_rows_kept_are_too_old_and_agree(values: list, earliest_us: int) -> None:
+    parser = FastParser()
+    parser.earliest_us = earliest_us
+    events, rejected = parse_chunk(values, parser)
+    assert (events, rejected) == reference_parse(values, earliest_us)
+    assert all(time_us >= earliest_us for time_us, _, _ in events)

@@ -11,13 +11,21 @@ import psycopg
 import pytest
 
 from ingest.aggregate_refresh import refresh_pending
-from migrations.lifecycle import apply_compression_policy, compression_policy
-from tests.ingest.helpers import batch_of, database_totals, expected_totals, raw_totals, value
+from ingest.writer import earliest_accepted_us
+from migrations.lifecycle import (
+    AGGREGATES,
+    apply_compression_policy,
+    apply_lifecycle,
+    compression_policy,
+    retention_policy,
+)
+from tests.conftest import settings_for
+from tests.ingest.helpers import (
+    EPOCH, batch_of, database_totals, expected_totals, raw_totals, value,
+)
 from tests.ingest.test_writer import write
 
 pytestmark = pytest.mark.timescaledb
-AGGREGATES = ("usage_sim_card_hourly", "usage_organization_hourly", "usage_sim_card_daily",
-              "usage_organization_daily", "usage_sim_card_monthly")
 # What the compression policy does once a chunk is older than compress_after.
 COMPRESS_OLD = """
     SELECT count(compress_chunk(chunk, if_not_compressed => true))
@@ -64,3 +72,40 @@ def test_the_policy_follows_the_setting_on_every_migrate(timescaledb_database: s
         apply_compression_policy(connection.cursor(), "7 days")
         connection.commit()
         assert compression_policy(connection.cursor()) == "7 days"
+
+
+def test_retention_drops_raw_chunks_and_the_aggregates_keep_their_history(
+    timescaledb_database: str,
+) -> None:
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    old = [value("89440001", 1000 + i, now - timedelta(days=420, minutes=5 * i)) for i in range(50)]
+    recent = [value("89440002", 7, now - timedelta(days=2, minutes=i)) for i in range(20)]
+    settings = settings_for(timescaledb_database, SIMUSAGE_RAW_RETENTION="13 months",
+                            SIMUSAGE_AGGREGATE_RETENTION="10 years")
+    with psycopg.connect(timescaledb_database, autocommit=True) as connection:
+        with connection.transaction():
+            apply_lifecycle(connection.cursor(), settings)
+        cursor = connection.cursor()
+        assert retention_policy(cursor, "usage") == "1 year 1 mon"
+        assert {retention_policy(cursor, name) for name in AGGREGATES} == {"10 years"}
+        write(connection, batch_of(old + recent), mode="timescaledb", use_copy=False)
+        for name in AGGREGATES:
+            connection.execute("CALL refresh_continuous_aggregate(%s, NULL, %s)",
+                               (name, now - timedelta(hours=1)))
+        answered = database_totals(connection)
+        job = connection.execute("SELECT job_id FROM timescaledb_information.jobs WHERE "
+                                 "proc_name = 'policy_retention' AND hypertable_name = 'usage'"
+                                 ).fetchone()[0]
+        connection.execute("CALL run_job(%s)", (job,))  # what the policy does on its schedule
+        assert raw_totals(connection) == expected_totals(recent)  # the old raw rows are gone
+        assert database_totals(connection) == answered == expected_totals(old + recent)
+        # The worker refuses what it could no longer count exactly: before the first whole
+        # month above the horizon.
+        earliest = EPOCH + timedelta(microseconds=earliest_accepted_us(connection, "timescaledb"))
+        horizon = now - timedelta(days=395)  # 13 months, as PostgreSQL counts them: about
+        assert earliest.day == 1 and earliest.hour == 0
+        assert horizon < earliest <= horizon + timedelta(days=35)
+        with connection.transaction():
+            apply_lifecycle(connection.cursor(), settings_for(timescaledb_database))
+        assert earliest_accepted_us(connection, "timescaledb") == 0
+        assert retention_policy(connection.cursor(), "usage") is None

@@ -9,8 +9,13 @@ import psycopg
 import pytest
 
 from ingest.inventory import change_owners
+from ingest.metrics import REJECTED
+from migrations.lifecycle import apply_lifecycle
+from tests.conftest import settings_for
 from ingest.producer import reference_events
-from tests.ingest.conftest import end_offsets, produce, running_worker, wait_consumed, wait_for, worker_settings
+from tests.ingest.conftest import (
+    dead_letters, end_offsets, produce, running_worker, wait_consumed, wait_for, worker_settings,
+)
 from tests.ingest.helpers import OWNERS, database_totals, expected_totals, raw_totals, value
 
 pytestmark = [pytest.mark.kafka, pytest.mark.timescaledb]
@@ -49,3 +54,26 @@ def test_late_events_reach_the_continuous_aggregates(timescaledb_database: str, 
     with psycopg.connect(url, autocommit=True) as connection:
         assert connection.execute("SELECT count(*) FROM aggregate_refresh_pending").fetchone() == (0,)
         assert database_totals(connection) == raw_totals(connection) == expected_totals(sent)
+
+
+def test_events_older_than_the_raw_rows_kept_are_dead_lettered_as_too_old(
+    timescaledb_database: str, topic: str
+) -> None:
+    url = timescaledb_database
+    with psycopg.connect(url, autocommit=True) as connection:
+        with connection.transaction():
+            change_owners(connection, OWNERS, None, datetime.now(UTC))
+            apply_lifecycle(connection.cursor(), settings_for(url, SIMUSAGE_RAW_RETENTION="6 months"))
+    now = datetime.now(UTC)
+    kept = [(b"k", value("89440001", 5, now - timedelta(days=1)))]
+    too_old = [(b"k", value("89440002", 9, now - timedelta(days=200)))]
+    sent = produce(topic, kept + too_old)
+    rejected = REJECTED.labels("too-old")._value.get()
+    with running_worker(worker_settings(url, topic)) as worker:
+        wait_consumed(worker, end_offsets(topic))
+    (letter,) = dead_letters(topic, 1)
+    assert dict(letter.headers)["simusage-reason"] == b"too-old"
+    assert letter.value == too_old[0][1]
+    assert REJECTED.labels("too-old")._value.get() == rejected + 1
+    with psycopg.connect(url, autocommit=True) as connection:
+        assert raw_totals(connection) == expected_totals(sent[:1])
