@@ -15,7 +15,8 @@ from collections.abc import Awaitable, Callable
 import psycopg
 
 from app.metrics import CHANGE_FEED_MESSAGES, CHANGE_FEED_RECONNECTS
-from app.queries.change_feed import listen, probe
+from app.database import Database
+from app.queries.change_feed import current_lsn, listen, probe, replayed
 from simusage.change_feed import EVERYTHING, Change, parse_payload
 
 log = logging.getLogger("simusage.api")
@@ -25,17 +26,20 @@ Evictor = Callable[[Change], None]
 # How long a quiet connection goes before a probe checks it is still there.
 PROBE_SECONDS = 5.0
 RETRY_SECONDS = (0.2, 0.5, 1.0, 2.0, 5.0)
+REPLAY_POLL_SECONDS = 0.005
 
 
 class ChangeFeed:
     """Listens on the change feed's channel and calls each listener with every change."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, replica: Database | None = None) -> None:
         self.database_url = database_url
+        self.replica = replica  # the API reads from it: a change counts once it replayed it
         self.listeners: list[Listener] = []
         self.evictors: list[Evictor] = []
         self.live = False
         self.messages = 0  # changes received: a cached answer records the count it saw
+        self.settling = False  # a change received, the replica not there yet: store nothing
         self._task: asyncio.Task | None = None
         self._connected = asyncio.Event()
 
@@ -71,12 +75,15 @@ class ChangeFeed:
         self.live = False
         self._connected.clear()
 
-    async def _dispatch(self, change: Change) -> None:
+    def _evict(self, change: Change) -> None:
         for evictor in self.evictors:
             try:
                 evictor(change)
             except Exception:  # noqa: BLE001 - logged; the feed must go on
                 log.exception("a change-feed evictor failed")
+
+    async def _dispatch(self, change: Change) -> None:
+        self._evict(change)
         self.messages += 1
         CHANGE_FEED_MESSAGES.inc()
         for listener in self.listeners:
@@ -98,7 +105,7 @@ class ChangeFeed:
                     self._connected.set()
                     log.info("change feed: listening")
                     # Whatever was sent while nobody listened is lost: everything may differ.
-                    await self._dispatch(EVERYTHING)
+                    await self._deliver(connection, [EVERYTHING])
                     await self._receive(connection)
             except asyncio.CancelledError:
                 raise
@@ -114,9 +121,28 @@ class ChangeFeed:
 
     async def _receive(self, connection: psycopg.AsyncConnection) -> None:
         while True:
-            received = False
-            async for notify in connection.notifies(timeout=PROBE_SECONDS):
-                received = True
-                await self._dispatch(parse_payload(notify.payload))
-            if not received:
+            # stop_after: back out of the generator to ask the connection where the WAL is
+            # (what arrives meanwhile waits in psycopg's backlog, in order).
+            changes = [parse_payload(notify.payload) async for notify in
+                       connection.notifies(timeout=PROBE_SECONDS, stop_after=1)]
+            if changes:
+                await self._deliver(connection, changes)
+            else:
                 await probe(connection)
+
+    async def _deliver(self, connection: psycopg.AsyncConnection, changes: list[Change]) -> None:
+        """Dispatch the changes; with a read replica, once it has replayed their commits: until
+        then what they touched is evicted and nothing new is cached."""
+        if self.replica is not None:
+            for change in changes:
+                self._evict(change)
+            self.settling = True
+            self.messages += 1
+            lsn = await current_lsn(connection)
+            try:
+                while not await replayed(self.replica, lsn):
+                    await asyncio.sleep(REPLAY_POLL_SECONDS)
+            finally:
+                self.settling = False
+        for change in changes:
+            await self._dispatch(change)

@@ -21,8 +21,10 @@ class Database:
 
     def __init__(self, settings: Settings, pool_size: int | None = None) -> None:
         self.statement_timeout_ms = settings.statement_timeout_ms
+        # Reads go to the replica when there is one; it lags: see app/change_feed.py.
+        self.url = settings.read_database_url or settings.database_url
         self.pool = AsyncConnectionPool(
-            settings.database_url,
+            self.url,
             min_size=1,
             max_size=pool_size or settings.api_pool_size,
             open=False,
@@ -61,3 +63,8 @@ class Database:
         """The database's Alembic revision, or None before the first migration."""
         async with self.pool.connection() as connection:
             return await session.migration_revision(connection)
+
+    async def replica_lag(self) -> tuple[bool, float]:
+        """(whether the read database is a standby, its replay lag in seconds)."""
+        async with self.pool.connection() as connection:
+            return await session.replica_lag(connection)

@@ -35,17 +35,23 @@ DASHBOARD_PAGE = (STATIC / "dashboard" / "index.html").read_text()
 READINESS_TIMEOUT_SECONDS = 2.0
 
 
-async def readiness(database: Database, head: str) -> JSONResponse:
-    """200 when the database answers and is migrated to the code's head revision, else 503."""
+async def readiness(database: Database, head: str, replica: bool = False) -> JSONResponse:
+    """200 when the database answers and is migrated to the code's head revision, else 503;
+    with a read replica, its lag too."""
     try:
         revision = await asyncio.wait_for(database.migration_revision(), READINESS_TIMEOUT_SECONDS)
+        lag = await asyncio.wait_for(database.replica_lag(), READINESS_TIMEOUT_SECONDS) \
+            if replica else None
     except (TimeoutError, psycopg.Error, psycopg_pool.PoolTimeout) as error:
         reason = f"database unreachable: {type(error).__name__}"
         return JSONResponse({"status": "unavailable", "reason": reason}, status_code=503)
     if revision != head:
         reason = f"database at migration {revision}, code expects {head}: run simusage migrate"
         return JSONResponse({"status": "unavailable", "reason": reason}, status_code=503)
-    return JSONResponse({"status": "ready", "revision": revision})
+    body: dict = {"status": "ready", "revision": revision}
+    if lag is not None:
+        body["replica"] = {"standby": lag[0], "lag_seconds": round(lag[1], 3)}
+    return JSONResponse(body)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -55,7 +61,8 @@ def create_app(settings: Settings) -> FastAPI:
                           settings.metrics_operation_names, settings.api_max_cost)
     head = head_revision()
 
-    feed = ChangeFeed(settings.database_url) if settings.change_feed == "on" else None
+    replica = database if settings.read_database_url else None
+    feed = ChangeFeed(settings.database_url, replica) if settings.change_feed == "on" else None
     live = cache = None
     if feed is not None:
         live = LiveUsage(database, settings.api_max_subscriptions_per_key,
@@ -104,7 +111,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.get("/readyz")
     async def readyz() -> Response:
-        return await readiness(database, head)
+        return await readiness(database, head, replica is not None)
 
     if not settings.metrics_port:  # else served on its own address by `simusage serve`
         @app.get("/metrics")

@@ -70,13 +70,13 @@ class ResponseCache:
 
     def ticket(self) -> int | None:
         """Taken before executing: the feed's message count, None if the feed is down."""
-        return self.feed.messages if self.feed.live else None
+        return self.feed.messages if self.feed.live and not self.feed.settling else None
 
     def store(self, key: CacheKey, ticket: int | None, data: Any, reads: ReadSet,
               label: str) -> None:
         """Keep data if nothing changed since the ticket and every read is described."""
-        if ticket is None or not self.feed.live or self.feed.messages != ticket \
-                or not reads.complete:
+        if ticket is None or not self.feed.live or self.feed.settling \
+                or self.feed.messages != ticket or not reads.complete:
             return
         size = len(orjson.dumps(data)) + ENTRY_OVERHEAD_BYTES + 48 * len(reads.usage)
         if size > self.max_bytes // 4:

@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # Private PostgreSQL cluster (Debian's `postgresql` package) for dev/test: own data dir,
-# own port on 127.0.0.1, never the system cluster.
-#   scripts/postgres.sh start|stop|restart|status
+# own port on 127.0.0.1, never the system cluster. With `standby`: a hot standby of it
+# (pg_basebackup, streaming replication) on its own port, for the API's read replica.
+#   scripts/postgres.sh start|stop|restart|status [standby]
 set -euo pipefail
+ROLE="${2:-primary}"
 SERVICE=postgres
+[[ $ROLE == standby ]] && SERVICE=standby
 source "$(dirname "${BASH_SOURCE[0]}")/_lib.sh"
 
-PORT="${SIMUSAGE_PG_PORT:-55432}"
-LOG="$STATE_DIR/postgres.log"
+PRIMARY_PORT="${SIMUSAGE_PG_PORT:-55432}"
+PORT="$PRIMARY_PORT"
+[[ $ROLE == standby ]] && PORT="${SIMUSAGE_STANDBY_PORT:-55434}"
+LOG="$STATE_DIR/$SERVICE.log"
 URL="postgresql://simusage:simusage@127.0.0.1:$PORT/simusage"
 
 install() {
@@ -24,9 +29,9 @@ pg_bin() { ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1; }
 # closed to it (e.g. a clone under /root) or the socket path would exceed the 107-byte
 # limit; then /tmp/simusage-<hash> instead. We do not chmod anything outside our state dir.
 pg_root() {
-  local root="$STATE_DIR/postgres"
+  local root="$STATE_DIR/$SERVICE"
   if ! runuser -u postgres -- test -x "$STATE_DIR" || ((${#root} > 80)); then
-    root="/tmp/simusage-$(echo -n "$STATE_DIR" | sha256sum | cut -c1-12)/postgres"
+    root="/tmp/simusage-$(echo -n "$STATE_DIR" | sha256sum | cut -c1-12)/$SERVICE"
   fi
   echo "$root"
 }
@@ -55,6 +60,9 @@ unix_socket_directories = '$SOCK'
 # Dev-box sizing (24 GB RAM, 2 cores); durability settings stay at their safe defaults.
 shared_buffers = 256MB
 max_connections = 200
+# A standby answers reads while it replays; the primary keeps WAL for it while it lags.
+hot_standby = on
+wal_keep_size = 512MB
 EOF
   # Where the machine has TimescaleDB for this PostgreSQL, preload it: without it, CREATE
   # EXTENSION fails and `auto` storage mode falls back to plain PostgreSQL.
@@ -77,9 +85,17 @@ start() {
     log "already running on 127.0.0.1:$PORT; DATABASE_URL=$URL"; return 0
   fi
   port_open "$PORT" && die "port $PORT is already taken by another process"
+  if [[ $ROLE == standby ]] && ! port_open "$PRIMARY_PORT"; then
+    die "the primary is not running on 127.0.0.1:$PRIMARY_PORT: scripts/postgres.sh start first"
+  fi
   mkdir -p "$PG_ROOT" "$SOCK"
   chown postgres:postgres "$PG_ROOT" "$SOCK"
-  if [[ ! -f "$DATA/PG_VERSION" ]]; then
+  if [[ ! -f "$DATA/PG_VERSION" && $ROLE == standby ]]; then
+    log "pg_basebackup of 127.0.0.1:$PRIMARY_PORT into $DATA"
+    # -R: standby.signal and primary_conninfo, so that it streams from the primary.
+    as_pg "$(pg_bin)/pg_basebackup" -h 127.0.0.1 -p "$PRIMARY_PORT" -U postgres -D "$DATA" \
+      -R -X stream -c fast >>"$LOG" 2>&1 || { tail -n 30 "$LOG" >&2; die "pg_basebackup failed"; }
+  elif [[ ! -f "$DATA/PG_VERSION" ]]; then
     log "initdb in $DATA"
     # trust auth (socket and 127.0.0.1 only): a local dev/test cluster, never exposed.
     as_pg "$(pg_bin)/initdb" -D "$DATA" -U postgres -E UTF8 --locale=C.UTF-8 --auth=trust \
@@ -93,6 +109,10 @@ start() {
   pgctl -w -t 60 start >>"$LOG" 2>&1 </dev/null || {
     tail -n 40 "$LOG" >&2; die "server did not start (log: $LOG)"; }
   wait_until 30 - "PostgreSQL on 127.0.0.1:$PORT" ready
+  if [[ $ROLE == standby ]]; then
+    log "ready: a hot standby of 127.0.0.1:$PRIMARY_PORT; SIMUSAGE_READ_DATABASE_URL=$URL"
+    return 0
+  fi
   psql_admin <<'SQL'
 SELECT 'CREATE ROLE simusage LOGIN SUPERUSER PASSWORD ''simusage'''
   WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'simusage') \gexec

@@ -38,6 +38,11 @@ class Settings(BaseSettings):
         "postgresql://simusage:simusage@127.0.0.1:55432/simusage",
         validation_alias=AliasChoices("DATABASE_URL"),
     )
+    # The API's reads from a streaming replica (hot standby) of DATABASE_URL; empty: the
+    # primary. The worker, the change feed and the migrations always use DATABASE_URL.
+    read_database_url: str = Field(
+        "", validation_alias=AliasChoices("SIMUSAGE_READ_DATABASE_URL")
+    )
     storage_mode: Literal["auto", "timescaledb", "postgres"] = Field(
         "auto", validation_alias=AliasChoices("SIMUSAGE_STORAGE_MODE")
     )
@@ -222,9 +227,11 @@ class Settings(BaseSettings):
         "text", validation_alias=AliasChoices("SIMUSAGE_LOG_FORMAT")
     )
 
-    @field_validator("database_url")
+    @field_validator("database_url", "read_database_url")
     @classmethod
-    def _postgres_url(cls, value: str) -> str:
+    def _postgres_url(cls, value: str, info: ValidationInfo) -> str:
+        if info.field_name == "read_database_url" and not value:
+            return value
         if not value.startswith(("postgresql://", "postgres://")):
             raise ValueError("must be a postgresql:// URL")
         return value

@@ -28,3 +28,20 @@ async def migration_revision(connection: psycopg.AsyncConnection) -> str | None:
         return None
     row = await cursor.fetchone()
     return row[0] if row else None
+
+
+# A read replica's lag: none once it has replayed all it received (an idle primary sends
+# nothing, and the last replayed commit's age would then grow without any lag).
+REPLICA_LAG = """
+    SELECT pg_is_in_recovery(),
+           CASE WHEN NOT pg_is_in_recovery() OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()
+                THEN 0.0
+                ELSE extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 END
+"""
+
+
+async def replica_lag(connection: psycopg.AsyncConnection) -> tuple[bool, float]:
+    """(whether the server is a standby, seconds its replay is behind what it received)."""
+    cursor = await connection.execute(REPLICA_LAG)
+    standby, lag = await cursor.fetchone()
+    return standby, lag or 0.0
