@@ -5,7 +5,7 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: up down test test-fast install lock services bench-ingest bench-api bench-reattribution bench-live bench-compression chaos schema
+.PHONY: up down test test-fast install lock services bench-ingest bench-api bench-reattribution bench-live bench-compression bench-workers chaos schema
 
 up: install
 	@VENV=$(VENV) scripts/up.sh
@@ -53,6 +53,10 @@ schema: install
 
 bench-ingest: install services
 	$(PYTHON) bench/ingest.py
+
+# 1 and 2 workers on the same topic, and PostgreSQL's CPU per 1,000 events (docs/capacity.md).
+bench-workers: install services
+	$(PYTHON) bench/workers.py
 
 bench-reattribution: install services
 	$(PYTHON) bench/reattribution.py

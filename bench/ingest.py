@@ -34,55 +34,27 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
-from kafka import KafkaProducer
-from kafka.admin import KafkaAdminClient, NewTopic
+from kafka.admin import KafkaAdminClient
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from ingest.events import EARLIEST, Event, parse_event  # noqa: E402
 from ingest.inventory import change_owners, import_inventory_file  # noqa: E402
-from ingest.producer import REFERENCE_EVENTS, reference_events  # noqa: E402
 from simusage import migration  # noqa: E402
 from simusage.settings import load_settings  # noqa: E402
-
-SERVER = os.environ.get(
-    "SIMUSAGE_BENCH_POSTGRES_URL", "postgresql://simusage:simusage@127.0.0.1:55432/postgres"
+from ingest_runs import (  # noqa: E402
+    INVENTORY, KAFKA, SERVER, accepted_rows, clean_slate, end_offsets, fill_topic, psql_copy,
+    reference_run_events, run_worker, url_of,
 )
-KAFKA = os.environ.get("SIMUSAGE_BENCH_KAFKA", "127.0.0.1:9092")
-INVENTORY = Path(os.environ.get("SIMUSAGE_BENCH_INVENTORY", ROOT / "data" / "inventory.json"))
-if not INVENTORY.exists():
-    INVENTORY = ROOT.parent / "shared" / "data" / "inventory.json"
-CLEAR = ("usage", "sim_card_seen", "kafka_offset", "usage_sim_card_hourly", "usage_organization_hourly",
-         "usage_sim_card_daily", "usage_organization_daily", "usage_sim_card_monthly")
-
-
-def clean_slate(connection: psycopg.Connection, tables: tuple[str, ...]) -> None:
-    """Empty the tables and write out what the previous measure left dirty, so that each
-    measure starts alike instead of paying for its predecessor's checkpoint."""
-    connection.execute(sql.SQL("TRUNCATE {}").format(sql.SQL(", ").join(map(sql.Identifier, tables))))
-    connection.commit()
-    try:
-        connection.execute("CHECKPOINT")  # superuser or pg_checkpoint only
-    except psycopg.Error:
-        connection.rollback()
-    connection.commit()
-
-
-def url_of(database: str) -> str:
-    return urlunsplit(urlsplit(SERVER)._replace(path=f"/{database}"))
-
 
 HOSTILE = (
     b"{not json",
@@ -95,17 +67,6 @@ HOSTILE = (
 )
 
 
-def reference_run_events(events: int) -> list:
-    """`events` reference-shaped (key, value) pairs: the reference producer's runs in a row."""
-    sent = []
-    run = 0
-    while len(sent) < events:
-        sent.extend(reference_events(seed=1000 + run))
-        run += 1
-    del sent[events:]
-    return sent
-
-
 def with_bad_records(events: list, share: float) -> list:
     """The events with one in every 1/share replaced by a hostile record, kinds in rotation."""
     every = max(round(1 / share), 1)
@@ -113,34 +74,6 @@ def with_bad_records(events: list, share: float) -> list:
     for number, index in enumerate(range(every - 1, len(spoiled), every)):
         spoiled[index] = (spoiled[index][0], HOSTILE[number % len(HOSTILE)])
     return spoiled
-
-
-def fill_topic(topic: str, partitions: int, sent: list) -> list:
-    """Create the topic and send the (key, value) events to it; return them."""
-    events = len(sent)
-    admin = KafkaAdminClient(bootstrap_servers=KAFKA)
-    admin.create_topics([NewTopic(topic, partitions, 1), NewTopic(f"{topic}.dlq", 1, 1)])
-    admin.close()
-    producer = KafkaProducer(bootstrap_servers=KAFKA, linger_ms=20, batch_size=512 * 1024,
-                             max_request_size=8 * 1024 * 1024, acks=1)
-    started = time.monotonic()
-    for key, value in sent:
-        producer.send(topic, key=key, value=value)
-    producer.flush()
-    producer.close()
-    elapsed = time.monotonic() - started
-    print(f"filled {topic} ({partitions} partitions): {events:,} events ({events / REFERENCE_EVENTS:.1f} "
-          f"reference runs) in {elapsed:.1f} s ({events / elapsed:,.0f} events/s)")
-    return sent
-
-
-def end_offsets(topic: str, partitions: int) -> dict[int, int]:
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=KAFKA)
-    ends = consumer.end_offsets([TopicPartition(topic, p) for p in range(partitions)])
-    consumer.close()
-    return {tp.partition: offset for tp, offset in ends.items()}
 
 
 def prepare_history(url: str) -> None:
@@ -156,62 +89,6 @@ def prepare_history(url: str) -> None:
                       datetime(2020, 2, 10, 12, 30, tzinfo=UTC), now)
         change_owners(connection, owners, datetime(2020, 2, 20, tzinfo=UTC), now)
         connection.execute("DELETE FROM reattribution")  # no usage yet: nothing to attribute again
-
-
-def run_worker(url: str, topic: str, ends: dict[int, int], batch_size: int) -> tuple[float, float, int]:
-    """(seconds from start, seconds first->last commit, rows) for one worker on a clean table."""
-    with psycopg.connect(url, autocommit=True) as connection:
-        clean_slate(connection, CLEAR)
-    environment = dict(
-        os.environ, DATABASE_URL=url, KAFKA_BOOTSTRAP_SERVERS=KAFKA, SIMUSAGE_TOPIC=topic,
-        SIMUSAGE_CONSUMER_GROUP=f"bench-{uuid.uuid4().hex[:8]}", SIMUSAGE_INGEST_METRICS_PORT="0",
-        SIMUSAGE_LOG_LEVEL="WARNING", SIMUSAGE_BATCH_SIZE=str(batch_size),
-    )
-    target = sum(ends.values())
-    started = time.monotonic()
-    worker = subprocess.Popen([sys.executable, "-m", "simusage.cli", "ingest"], env=environment, cwd=ROOT)
-    first = None
-    try:
-        with psycopg.connect(url, autocommit=True) as connection:
-            while True:
-                done = connection.execute(
-                    "SELECT coalesce(sum(next_offset), 0)::bigint FROM kafka_offset WHERE topic = %s", (topic,)
-                ).fetchone()[0]
-                now = time.monotonic()
-                if done and first is None:
-                    first = (now, done)
-                if done >= target:
-                    break
-                if worker.poll() is not None or now - started > 900:
-                    raise SystemExit("the worker stopped or took too long")
-                time.sleep(0.02)
-            rows = connection.execute("SELECT count(*) FROM usage").fetchone()[0]
-    finally:
-        worker.terminate()
-        worker.wait(30)
-    total = now - started
-    steady = (now - first[0]) * target / max(target - first[1], 1) if first else total
-    return total, steady, rows
-
-
-def accepted_rows(events: list, owners: dict[str, str]) -> list[tuple]:
-    rows = []
-    for _, value in events:
-        event = parse_event(value)
-        if isinstance(event, Event):
-            moment = EARLIEST + timedelta(microseconds=event.time_us)
-            rows.append((moment, event.sim_card_id, owners.get(event.sim_card_id), event.bytes_used))
-    return rows
-
-
-def psql_copy(url: str, path: str) -> float:
-    with psycopg.connect(url) as connection:
-        clean_slate(connection, ("usage",))
-    started = time.monotonic()
-    subprocess.run(["psql", url, "-q", "-c",
-                    f"\\copy usage (time, sim_card_id, organization_id, bytes_used) from '{path}'"],
-                   check=True)
-    return time.monotonic() - started
 
 
 def binary_copy(url: str, rows: list[tuple]) -> float:
