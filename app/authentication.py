@@ -219,11 +219,16 @@ class AuthenticationMiddleware:
             state["viewer"] = None
             state["authenticate"] = lambda authorization: self._authenticate(
                 scope, state, authorization)
+            state["key_check"] = self.authenticator.authenticate_key
         else:
             refusal = await self._authenticate(scope, state)
             if refusal is not None:
                 await refusal(scope, receive, send)
                 return
+            if scope["type"] == "websocket":
+                # A socket outlives its key's revocation: its subscriptions check it again.
+                state["authorization"] = _authorization(scope)
+                state["key_check"] = self.authenticator.authenticate_key
         await self.app(scope, receive, send)
 
     async def _authenticate(self, scope: Scope, state: dict,

@@ -30,6 +30,10 @@ class RequestContext:
         self.operation_label = "other"  # the metrics label, once the operation has run
         self.subscriptions = 0  # open on this WebSocket connection
         self.max_subscriptions = 0
+        # A WebSocket's key, checked again while its subscriptions run (None: access control
+        # is off); key_check is the authenticator's, whose cache spares the database.
+        self.authorization: str | None = None
+        self.key_check = None
 
     def charge(self, nodes: int) -> None:
         """Count nodes a connection is about to return; refuse past the request's budget.

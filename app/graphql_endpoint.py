@@ -131,14 +131,19 @@ class GraphQLEndpoint(GraphQL):
 
     async def on_ws_connect(self, context: RequestContext) -> Any:
         """Accept a socket's connection_init: its key in the payload, unless a header gave it."""
-        authenticate = getattr(context.socket_state, "authenticate", None)
+        state = context.socket_state
+        context.key_check = getattr(state, "key_check", None)
+        context.authorization = getattr(state, "authorization", None)
+        authenticate = getattr(state, "authenticate", None)
         if authenticate is None:
             return UNSET
-        refusal = await authenticate(_key_of(context.connection_params))
+        authorization = _key_of(context.connection_params)
+        refusal = await authenticate(authorization)
         if refusal is not None:
             raise ConnectionRejectionError()
-        context.viewer = context.socket_state.viewer
-        context.key_id = context.socket_state.key_id
+        context.viewer = state.viewer
+        context.key_id = state.key_id
+        context.authorization = authorization
         return UNSET
 
     async def process_result(self, request: Request, result: ExecutionResult) -> Any:

@@ -13,7 +13,6 @@ import asyncio
 import logging
 import time
 from collections import Counter, OrderedDict, defaultdict
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import tzinfo
 
@@ -86,16 +85,19 @@ class Subscription:
         self._ready.set()
         return True
 
-    async def updates(self) -> AsyncIterator[Bucket]:
-        """The buckets as they change; raises SubscriberTooSlow once dropped."""
-        while True:
-            await self._ready.wait()
-            if self.dropped:
-                raise SubscriberTooSlow
-            _, bucket = self.pending.popitem(last=False)
-            if not self.pending:
-                self._ready.clear()
-            yield bucket
+    async def next(self, timeout: float) -> Bucket | None:
+        """The next changed bucket, or None if none came within timeout; raises
+        SubscriberTooSlow once dropped."""
+        try:
+            await asyncio.wait_for(self._ready.wait(), timeout)
+        except TimeoutError:
+            return None
+        if self.dropped:
+            raise SubscriberTooSlow
+        _, bucket = self.pending.popitem(last=False)
+        if not self.pending:
+            self._ready.clear()
+        return bucket
 
 
 def _extent(watch: Watch, starts: set[int], spans: list[tuple[int, int]]) -> tuple[int, int]:

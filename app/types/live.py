@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncGenerator
 from datetime import UTC, datetime
 from typing import Annotated
 
+import psycopg
 import strawberry
 from graphql import GraphQLError
+from psycopg_pool import PoolTimeout
 from strawberry.types import Info
 
+from app.authentication import MESSAGES, AuthenticationFailed
 from app.calendar import UTC_ZONE, check_whole_hours, local_time, time_zone
 from app.errors import (
     SUBSCRIBER_TOO_SLOW,
@@ -17,10 +21,15 @@ from app.errors import (
     UserInputError,
     checked_id,
 )
+from app.context import RequestContext
 from app.live_usage import SubscriberTooSlow, Watch
 from app.queries.usage import ORGANIZATION, SIM_CARD, utc
 from app.types.usage import Granularity, TimeZoneArgument, UsageBucket
 
+# How often an open subscription checks that its key still holds (the authenticator caches a
+# verified key as long): a revoked key's subscriptions end within twice this.
+KEY_CHECK_SECONDS = 2.0
+UNAUTHENTICATED = "UNAUTHENTICATED"
 
 @strawberry.type(description="A bucket of a card's or an organization's usage with its new totals.")
 class UsageBucketUpdate:
@@ -60,6 +69,19 @@ async def _watch(info: Info, sim_card_id: strawberry.ID | None,
     return Watch(ORGANIZATION, key, None, granularity.value, zone, name)
 
 
+async def _check_key(context: RequestContext) -> None:
+    """End the subscription if its socket's key was revoked since it connected."""
+    if context.key_check is None or context.authorization is None:
+        return  # access control is off
+    try:
+        await context.key_check(context.authorization)
+    except AuthenticationFailed as failure:
+        raise GraphQLError(f"this subscription was ended: {MESSAGES[failure.reason]}",
+                           extensions={"code": UNAUTHENTICATED}) from None
+    except (psycopg.Error, PoolTimeout):
+        pass  # the database is away: the key was valid, it is checked again soon
+
+
 @strawberry.type(description="Live usage, over WebSocket (graphql-transport-ws).")
 class Subscription:
     @strawberry.subscription(
@@ -89,8 +111,15 @@ class Subscription:
         context.subscriptions += 1
         card = strawberry.ID(watch.key) if watch.subject == SIM_CARD else None
         organization = strawberry.ID(watch.key) if watch.subject == ORGANIZATION else None
+        checked = time.monotonic()
         try:
-            async for bucket in subscription.updates():
+            while True:
+                bucket = await subscription.next(KEY_CHECK_SECONDS)
+                if time.monotonic() - checked >= KEY_CHECK_SECONDS:
+                    await _check_key(context)
+                    checked = time.monotonic()
+                if bucket is None:
+                    continue
                 start = utc(bucket.start) if watch.zone is UTC else local_time(bucket.start,
                                                                                  watch.zone)
                 yield UsageBucketUpdate(

@@ -18,7 +18,7 @@ import websockets
 from ingest.encoding import RowEncoder, prepare
 from ingest.writer import prepare_connection, write_batch
 from tests.app.serving import running_api
-from tests.app.test_authentication import create_key
+from tests.app.test_authentication import create_key, revoke
 from tests.app.usage_data import load
 from tests.ingest.helpers import batch_of, constant_owners, value
 
@@ -257,5 +257,34 @@ def test_a_websocket_message_over_the_request_limit_closes_the_socket(postgres_d
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 await _next(socket)
             assert closed.value.rcvd.code == 1009
+
+        asyncio.run(scenario())
+
+
+def test_a_revoked_keys_subscriptions_end(postgres_database: str) -> None:
+    load(postgres_database, INVENTORY)
+    in_init, in_header = create_key(postgres_database, "org-a"), create_key(postgres_database, "org-a")
+    with running_api(postgres_database, SIMUSAGE_AUTH="on") as url:
+        async def scenario() -> None:
+            first = await _socket(url, {"apiKey": in_init})
+            second = await websockets.connect(
+                url.replace("http", "ws") + "/graphql", subprotocols=["graphql-transport-ws"],
+                additional_headers={"Authorization": f"Bearer {in_header}"})
+            await second.send(json.dumps({"type": "connection_init", "payload": {}}))
+            for socket in (first, second):
+                assert (await _next(socket))["type"] == "connection_ack"
+                await _subscribe(socket, {"organization": "org-a", "granularity": "HOURLY"})
+            await asyncio.sleep(0.5)
+            revoke(postgres_database, in_init)
+            revoke(postgres_database, in_header)
+            revoked = time.monotonic()
+            for socket in (first, second):
+                message = await _next(socket, 10)
+                assert _code(message) == "UNAUTHENTICATED", message
+                assert "revoked" in message["payload"]["errors"][0]["message"]
+            log.warning("subscriptions of revoked keys ended %.1f s after the revocation",
+                        time.monotonic() - revoked)
+            for socket in (first, second):
+                await socket.close()
 
         asyncio.run(scenario())
