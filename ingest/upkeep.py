@@ -15,7 +15,7 @@ from ingest.encoding import RowEncoder
 from ingest.ownership import Owners
 from ingest.inventory import load_owners
 from ingest.aggregate_refresh import refresh_pending
-from ingest.writer import earliest_accepted_us
+from ingest.retention import earliest_accepted_us
 from simusage.settings import Settings
 
 log = logging.getLogger("simusage.ingest")

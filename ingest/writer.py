@@ -10,7 +10,7 @@ aggregates must be refreshed (TimescaleDB mode: ingest/aggregate_refresh.py).
 
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import timedelta
 
 import psycopg
 from psycopg import sql
@@ -36,32 +36,6 @@ STORAGE_MODE = "SELECT mode FROM simusage_storage"
 def storage_mode(connection: psycopg.Connection) -> str:
     """'postgres' or 'timescaledb', as the first migration recorded it."""
     return connection.execute(STORAGE_MODE).fetchone()[0]
-
-
-# ---- retention ------------------------------------------------------------------------------
-
-# Where TimescaleDB's retention policy (migrations/lifecycle.py) drops raw chunks, in UTC.
-RETENTION_HORIZON = """
-    SELECT (now() - CAST(config ->> 'drop_after' AS interval)) AT TIME ZONE 'UTC'
-    FROM timescaledb_information.jobs
-    WHERE proc_name = 'policy_retention' AND hypertable_name = 'usage'
-"""
-
-
-def earliest_accepted_us(connection: psycopg.Connection, mode: str) -> int:
-    """The earliest event time the worker stores, microseconds since 1970: the first UTC month
-    that lies whole (a day to spare) above the retention horizon, since a late event's month
-    is refreshed from the raw rows; 0 (all) without a retention policy."""
-    if mode != "timescaledb":
-        return 0
-    row = connection.execute(RETENTION_HORIZON).fetchone()
-    if row is None:
-        return 0
-    horizon = row[0].replace(tzinfo=UTC) + timedelta(days=1)
-    month = horizon.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    if month < horizon:
-        month = (month + timedelta(days=32)).replace(day=1)
-    return (month - EARLIEST) // timedelta(microseconds=1)
 
 
 # ---- offsets --------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from ingest.aggregate_refresh import refresh_pending
-from ingest.writer import earliest_accepted_us
+from ingest.retention import earliest_accepted_us
 from migrations.lifecycle import (
     AGGREGATES,
     apply_compression_policy,
