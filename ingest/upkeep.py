@@ -15,10 +15,11 @@ from ingest.encoding import RowEncoder
 from ingest.ownership import Owners
 from ingest.inventory import load_owners
 from ingest.aggregate_refresh import refresh_pending
-from ingest.retention import earliest_accepted_us
+from ingest.retention import earliest_accepted_us, prepare_days
 from simusage.settings import Settings
 
 log = logging.getLogger("simusage.ingest")
+DAYS_INTERVAL_S = 600.0
 
 
 class Upkeep:
@@ -30,6 +31,7 @@ class Upkeep:
         self.encoder = RowEncoder(self.owners)
         self.refresh_due = True  # leftovers of a previous run
         self.earliest_us = 0  # events before this are too old for the raw rows kept
+        self._days_prepared = -DAYS_INTERVAL_S  # PostgreSQL mode: at once, then every 10 min
         self.late_refreshes = 0
         self._loaded = self._refreshed = 0.0
         self._running: dict[str, object] = {}  # name -> future of a call on the database thread
@@ -54,7 +56,18 @@ class Upkeep:
         self._horizon(self.db.call(self._earliest))
 
     def _earliest(self, connection) -> int:
-        return earliest_accepted_us(connection, self.db.mode)
+        return earliest_accepted_us(connection, self.db.mode, self.settings.raw_retention)
+
+    def _days(self, connection) -> int:
+        return prepare_days(connection, self.settings.raw_retention)
+
+    def _days_failed(self) -> None:
+        self._days_prepared = time.monotonic()  # tried again at the next interval
+
+    def _days_done(self, dropped: int) -> None:
+        self._days_prepared = time.monotonic()
+        if dropped:
+            log.info("retention: %d day partitions of raw rows dropped", dropped)
 
     def _horizon(self, earliest_us: int) -> None:
         self.earliest_us = earliest_us
@@ -94,6 +107,12 @@ class Upkeep:
             self._running["inventory reload"] = self.db.run(load_owners)
             if horizon_idle:  # as often as the inventory: it moves slowly
                 self._running["retention horizon"] = self.db.run(self._earliest)
+        if self.db.mode == "postgres":
+            if self._collect("day partitions", self._days_done, self._days_failed) and (
+                now - self._days_prepared >= DAYS_INTERVAL_S
+            ):
+                self._running["day partitions"] = self.db.run(self._days)
+            return
         if self.db.mode != "timescaledb":
             return
         if self._collect("late refresh", self._refreshed_late, self._refresh_failed) and (

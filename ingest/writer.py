@@ -17,6 +17,7 @@ from psycopg import sql
 
 from ingest.aggregate_refresh import late_hours, record_late_ranges
 from ingest.change_publisher import publish_batch
+from ingest.retention import ensure_days
 from ingest.encoding import EMPTY_STREAM, ROLLUP_KINDS, BatchWrite
 from ingest.events import EARLIEST
 from simusage.storage import ORGANIZATION, SIM_CARD
@@ -240,6 +241,8 @@ def write_batch(
     (lock_ownership_version) first in the same transaction.
     """
     advance_offsets(connection, topic, write.batch.partitions(topic))
+    if mode == "postgres":
+        ensure_days(connection, write.aggregates.hours)
     insert_usage(connection, write)
     if write.new_sims:
         connection.execute(INSERT_SEEN, (sorted(write.new_sims),))

@@ -90,6 +90,12 @@ start() {
   fi
   mkdir -p "$PG_ROOT" "$SOCK"
   chown postgres:postgres "$PG_ROOT" "$SOCK"
+  if [[ $ROLE == standby && -d "$DATA" ]]; then
+    # A stopped standby may have fallen behind the WAL the primary keeps: start from a fresh
+    # copy every time (a dev/test replica; a production one uses a replication slot).
+    log "discarding the previous standby copy in $DATA"
+    rm -rf "$DATA"
+  fi
   if [[ ! -f "$DATA/PG_VERSION" && $ROLE == standby ]]; then
     log "pg_basebackup of 127.0.0.1:$PRIMARY_PORT into $DATA"
     # -R: standby.signal and primary_conninfo, so that it streams from the primary.

@@ -32,10 +32,10 @@ def _migrate(arguments: argparse.Namespace, settings: Settings) -> int:
             print(f"simusage migrate: raw chunks compressed after {settings.compress_after}, "
                   f"raw rows kept {_kept(settings.raw_retention)}, aggregates kept "
                   f"{_kept(settings.aggregate_retention)}")
-        elif mode == "postgres" and settings.raw_retention != "keep":
-            print("simusage migrate: SIMUSAGE_RAW_RETENTION is not supported in PostgreSQL mode "
-                  "(its raw rows are kept): unset it", file=sys.stderr)
-            return 2
+        elif mode == "postgres":
+            # The workers drop day partitions past SIMUSAGE_RAW_RETENTION themselves.
+            print(f"simusage migrate: raw rows kept {_kept(settings.raw_retention)} (by the "
+                  "workers), rollups kept forever")
         print(f"simusage migrate: storage mode {mode}")
     return 0
 

@@ -35,7 +35,8 @@ APPLY_DELAY = "ALTER SYSTEM SET recovery_min_apply_delay = {}"
 @pytest.fixture(scope="session")
 def standby() -> Iterator[None]:
     """A lagging hot standby of the test PostgreSQL server, started by the project's script."""
-    started = subprocess.run([str(ROOT / "scripts" / "services.sh"), "start", "standby"],
+    # restart: a fresh copy of the primary, whatever an earlier run left.
+    started = subprocess.run([str(ROOT / "scripts" / "services.sh"), "restart", "standby"],
                              capture_output=True, text=True, timeout=600)
     assert started.returncode == 0, started.stderr[-2000:]
     admin = f"postgresql://postgres@127.0.0.1:{STANDBY_PORT}/postgres"
