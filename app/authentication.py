@@ -220,6 +220,7 @@ class AuthenticationMiddleware:
             state["authenticate"] = lambda authorization: self._authenticate(
                 scope, state, authorization)
             state["key_check"] = self.authenticator.authenticate_key
+            state["take_request"] = self._taker(state)
         else:
             refusal = await self._authenticate(scope, state)
             if refusal is not None:
@@ -229,7 +230,15 @@ class AuthenticationMiddleware:
                 # A socket outlives its key's revocation: its subscriptions check it again.
                 state["authorization"] = _authorization(scope)
                 state["key_check"] = self.authenticator.authenticate_key
+                state["take_request"] = self._taker(state)
         await self.app(scope, receive, send)
+
+    def _taker(self, state: dict):
+        """A socket's operations draw on its key's requests, as HTTP requests do: the
+        seconds to wait before the next one (0: go on); None without a rate limit."""
+        if self.key_requests is None:
+            return None
+        return lambda: self.key_requests.take(state.get("key_id", "-"))
 
     async def _authenticate(self, scope: Scope, state: dict,
                             authorization: str | None = None) -> ASGIApp | None:

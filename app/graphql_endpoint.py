@@ -45,6 +45,17 @@ class TextFrames(ASGIWebSocketAdapter):
     """graphql-transport-ws messages as text frames: strawberry sends the bytes our orjson
     encoder returns as binary frames, which browsers' clients (graphql-ws) cannot read."""
 
+    async def iter_json(self, *, ignore_parsing_errors: bool = False) -> Any:
+        """The client's messages; a `subscribe` past its key's rate limit closes the socket
+        (4429), as an HTTP request past it is refused with 429."""
+        take = getattr(self.ws.state, "take_request", None)
+        async for message in super().iter_json(ignore_parsing_errors=ignore_parsing_errors):
+            if take is not None and isinstance(message, dict) and message.get("type") == "subscribe" \
+                    and take() > 0:
+                await self.ws.close(code=4429, reason="Too many requests for this API key")
+                return
+            yield message
+
     async def send_json(self, message: Any) -> None:
         """Send one protocol message."""
         try:

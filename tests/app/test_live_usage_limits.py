@@ -124,3 +124,22 @@ def test_a_revoked_keys_subscriptions_end(postgres_database: str) -> None:
                 await socket.close()
 
         asyncio.run(scenario())
+
+
+def test_operations_over_a_websocket_draw_on_the_keys_rate_limit(postgres_database: str) -> None:
+    load(postgres_database, INVENTORY)
+    key = create_key(postgres_database, "org-a")
+    limits = {"SIMUSAGE_AUTH": "on", "SIMUSAGE_API_RATE_LIMIT": "2",
+              "SIMUSAGE_API_MAX_SUBSCRIPTIONS_PER_CONNECTION": "100"}
+    with running_api(postgres_database, **limits) as url:
+        async def scenario() -> None:
+            socket = await _socket(url, {"apiKey": key})
+            assert (await _next(socket))["type"] == "connection_ack"
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                for operation in range(20):  # bursts of twice the rate, then refused
+                    await socket.send(json.dumps({"id": str(operation), "type": "subscribe",
+                                                  "payload": {"query": "{ __typename }"}}))
+                    await _next(socket)
+            assert closed.value.rcvd.code == 4429
+
+        asyncio.run(scenario())
