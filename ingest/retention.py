@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
+from ingest.change_publisher import publish_ranges
 from ingest.events import EARLIEST
 
 # Where TimescaleDB's retention policy (migrations/lifecycle.py) drops raw chunks, in UTC.
@@ -68,3 +69,29 @@ def prepare_days(connection: psycopg.Connection, raw_retention: str) -> int:
     if raw_retention == "keep":
         return 0
     return connection.execute(DROP_BEFORE, (raw_retention,)).fetchone()[0]
+
+
+# Where each continuous aggregate's materialized buckets begin: a retention policy on it moves
+# this forward when it drops chunks, changing answers without any write of ours.
+AGGREGATE_STARTS = """
+    SELECT aggregates.view_name, min(chunks.range_start)
+    FROM timescaledb_information.continuous_aggregates AS aggregates
+    JOIN timescaledb_information.chunks AS chunks
+      ON chunks.hypertable_schema = aggregates.materialization_hypertable_schema
+     AND chunks.hypertable_name = aggregates.materialization_hypertable_name
+    GROUP BY aggregates.view_name
+"""
+
+
+def announce_dropped_aggregates(connection: psycopg.Connection, seen: dict[str, datetime]) -> bool:
+    """TimescaleDB mode, autocommit: if an aggregate's oldest buckets were dropped since the
+    last look (seen, updated here; empty at first: then announced anyway), publish that every
+    subject's hours before its new start changed, so that no cached answer keeps them."""
+    starts = dict(connection.execute(AGGREGATE_STARTS).fetchall())
+    moved = [start for name, start in starts.items() if name not in seen or start > seen[name]]
+    seen.update(starts)
+    if not moved:
+        return False
+    horizon = max(moved)
+    publish_ranges(connection, [(0, (horizon - EARLIEST) // timedelta(hours=1))])
+    return True

@@ -15,7 +15,7 @@ from ingest.encoding import RowEncoder
 from ingest.ownership import Owners
 from ingest.inventory import load_owners
 from ingest.aggregate_refresh import refresh_pending
-from ingest.retention import earliest_accepted_us, prepare_days
+from ingest.retention import announce_dropped_aggregates, earliest_accepted_us, prepare_days
 from simusage.settings import Settings
 
 log = logging.getLogger("simusage.ingest")
@@ -31,6 +31,7 @@ class Upkeep:
         self.encoder = RowEncoder(self.owners)
         self.refresh_due = True  # leftovers of a previous run
         self.earliest_us = 0  # events before this are too old for the raw rows kept
+        self._aggregate_starts: dict = {}  # TimescaleDB: where each aggregate's buckets begin
         self._days_prepared = -DAYS_INTERVAL_S  # PostgreSQL mode: at once, then every 10 min
         self.late_refreshes = 0
         self._loaded = self._refreshed = 0.0
@@ -56,6 +57,8 @@ class Upkeep:
         self._horizon(self.db.call(self._earliest))
 
     def _earliest(self, connection) -> int:
+        if self.db.mode == "timescaledb":
+            announce_dropped_aggregates(connection, self._aggregate_starts)
         return earliest_accepted_us(connection, self.db.mode, self.settings.raw_retention)
 
     def _days(self, connection) -> int:

@@ -11,11 +11,13 @@ import psycopg
 import pytest
 
 from ingest.aggregate_refresh import refresh_pending
-from ingest.retention import earliest_accepted_us
+from ingest.retention import announce_dropped_aggregates, earliest_accepted_us
+from simusage.change_feed import CHANNEL, parse_payload
 from migrations.lifecycle import (
     AGGREGATES,
     apply_compression_policy,
     apply_lifecycle,
+    apply_retention_policies,
     compression_policy,
     retention_policy,
 )
@@ -109,3 +111,29 @@ def test_retention_drops_raw_chunks_and_the_aggregates_keep_their_history(
             apply_lifecycle(connection.cursor(), settings_for(timescaledb_database))
         assert earliest_accepted_us(connection, "timescaledb") == 0
         assert retention_policy(connection.cursor(), "usage") is None
+
+
+def test_buckets_dropped_by_an_aggregates_retention_are_announced(timescaledb_database: str) -> None:
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    old_hour = now - timedelta(days=400)
+    events = [value("89440001", 5, old_hour), value("89440002", 6, now - timedelta(days=2))]
+    with psycopg.connect(timescaledb_database, autocommit=True) as connection:
+        connection.execute(f"LISTEN {CHANNEL}")  # PGlite: one connection hears its own NOTIFY
+        write(connection, batch_of(events), mode="timescaledb", use_copy=False)
+        for name in AGGREGATES:
+            connection.execute("CALL refresh_continuous_aggregate(%s, NULL, %s)",
+                               (name, now - timedelta(hours=1)))
+        seen: dict = {}
+        assert announce_dropped_aggregates(connection, seen)  # a first look announces
+        assert not announce_dropped_aggregates(connection, seen)  # nothing moved since
+        list(connection.notifies(timeout=0.2))
+        with connection.transaction():
+            apply_retention_policies(connection.cursor(), "keep", "200 days")
+        for (job,) in connection.execute(
+                "SELECT job_id FROM timescaledb_information.jobs WHERE proc_name = "
+                "'policy_retention' AND hypertable_name <> 'usage'").fetchall():
+            connection.execute("CALL run_job(%s)", (job,))  # what the policies do in time
+        assert announce_dropped_aggregates(connection, seen)
+        (change,) = [parse_payload(notify.payload) for notify in connection.notifies(timeout=0.5)]
+        hour = int(old_hour.timestamp()) // 3600
+        assert any(start <= hour < end for start, end in change.ranges)
