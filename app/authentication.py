@@ -219,18 +219,19 @@ class AuthenticationMiddleware:
             state["viewer"] = None
             state["authenticate"] = lambda authorization: self._authenticate(
                 scope, state, authorization)
-            state["key_check"] = self.authenticator.authenticate_key
-            state["take_request"] = self._taker(state)
         else:
             refusal = await self._authenticate(scope, state)
             if refusal is not None:
                 await refusal(scope, receive, send)
                 return
-            if scope["type"] == "websocket":
-                # A socket outlives its key's revocation: its subscriptions check it again.
+        if scope["type"] == "websocket" and self.authenticator is not None and \
+                state.get("viewer") is not NOBODY:
+            # A socket outlives its key's revocation (its subscriptions check it again) and
+            # sends many operations (each draws on the key's rate limit).
+            if state["viewer"] is not None:  # its key came in the header
                 state["authorization"] = _authorization(scope)
-                state["key_check"] = self.authenticator.authenticate_key
-                state["take_request"] = self._taker(state)
+            state["key_check"] = self.authenticator.authenticate_key
+            state["take_request"] = self._taker(state)
         await self.app(scope, receive, send)
 
     def _taker(self, state: dict):

@@ -197,6 +197,7 @@ def local_time(epoch_seconds: int, zone: tzinfo) -> datetime:
     return datetime.fromtimestamp(epoch_seconds, zone)
 
 
+@functools.lru_cache(maxsize=65536)  # each subscriber of a subject asks for the same hours
 def bucket_span(granularity: str, zone: tzinfo, instant: int) -> tuple[int, int]:
     """[start, end) in epoch seconds of the bucket holding instant: its hour, or its local day
     or month in the zone (UTC days and months for UTC)."""

@@ -41,7 +41,6 @@ class ChangeFeed:
         self.messages = 0  # changes received: a cached answer records the count it saw
         self.settling = False  # a change received, the replica not there yet: store nothing
         self._task: asyncio.Task | None = None
-        self._connected = asyncio.Event()
 
     def add_listener(self, listener: Listener) -> None:
         """Call listener(change) for each change, in order."""
@@ -56,24 +55,12 @@ class ChangeFeed:
         """Start listening in the background (the API starts even while the database is down)."""
         self._task = asyncio.create_task(self._run(), name="simusage-change-feed")
 
-    async def wait_live(self, timeout: float) -> bool:
-        """Wait until the feed listens; False if it does not within timeout."""
-        try:
-            await asyncio.wait_for(self._connected.wait(), timeout)
-        except TimeoutError:
-            return False
-        return True
-
     async def stop(self) -> None:
         """Stop listening."""
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        self._go_down()
-
-    def _go_down(self) -> None:
         self.live = False
-        self._connected.clear()
 
     def _evict(self, change: Change) -> None:
         for evictor in self.evictors:
@@ -102,7 +89,6 @@ class ChangeFeed:
                 ) as connection:
                     await listen(connection)
                     self.live, failures = True, 0
-                    self._connected.set()
                     log.info("change feed: listening")
                     # Whatever was sent while nobody listened is lost: everything may differ.
                     await self._deliver(connection, [EVERYTHING])
@@ -111,7 +97,7 @@ class ChangeFeed:
                 raise
             except (psycopg.Error, OSError) as error:
                 was_live = self.live
-                self._go_down()
+                self.live = False
                 if was_live:
                     CHANGE_FEED_RECONNECTS.inc()
                     log.warning("change feed lost (%s): reconnecting; nothing is cached meanwhile",

@@ -27,6 +27,7 @@ class RequestContext:
         self.live = live  # the process's subscriptions (None: no change feed)
         self.key_id = key_id  # the API key's public id, for per-key limits
         self.connection_params: dict = {}  # a WebSocket's connection_init payload
+        self.socket_state = None  # a WebSocket's scope state, set by the middleware
         self.operation_label = "other"  # the metrics label, once the operation has run
         self.subscriptions = 0  # open on this WebSocket connection
         self.max_subscriptions = 0

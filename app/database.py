@@ -21,10 +21,9 @@ class Database:
 
     def __init__(self, settings: Settings, pool_size: int | None = None) -> None:
         self.statement_timeout_ms = settings.statement_timeout_ms
-        # Reads go to the replica when there is one; it lags: see app/change_feed.py.
-        self.url = settings.read_database_url or settings.database_url
         self.pool = AsyncConnectionPool(
-            self.url,
+            # Reads go to the replica when there is one; it lags: see app/change_feed.py.
+            settings.read_database_url or settings.database_url,
             min_size=1,
             max_size=pool_size or settings.api_pool_size,
             open=False,

@@ -16,7 +16,6 @@ from pathlib import Path
 import psycopg
 
 from ingest.change_publisher import publish_everything
-
 from ingest.events import EARLIEST, LATEST
 from ingest.ownership import Owners, Period, change_periods
 from simusage.storage import SIM_CARD_ID

@@ -23,8 +23,8 @@ from psycopg import sql
 from ingest.aggregate_refresh import refresh_pending
 from ingest.change_publisher import publish
 from ingest.encoding import ROLLUP_KINDS
-from simusage.change_feed import subject_payloads
 from ingest.writer import storage_mode
+from simusage.change_feed import subject_payloads
 from simusage.storage import SIM_CARD
 
 STEP_SECONDS = 0.5  # the window adapts so that a step takes about this long

@@ -54,9 +54,11 @@ class Upkeep:
         """Reload the inventory and the retention horizon now (waiting for the database
         thread)."""
         self._load(self.db.call(load_owners))
-        self._horizon(self.db.call(self._earliest))
+        self._horizon(self.db.call(self._look_at_retention))
 
-    def _earliest(self, connection) -> int:
+    def _look_at_retention(self, connection) -> int:
+        """On the database thread: announce aggregate buckets a retention policy dropped, and
+        return the earliest event time to store."""
         if self.db.mode == "timescaledb":
             announce_dropped_aggregates(connection, self._aggregate_starts)
         return earliest_accepted_us(connection, self.db.mode, self.settings.raw_retention)
@@ -109,7 +111,7 @@ class Upkeep:
         ):
             self._running["inventory reload"] = self.db.run(load_owners)
             if horizon_idle:  # as often as the inventory: it moves slowly
-                self._running["retention horizon"] = self.db.run(self._earliest)
+                self._running["retention horizon"] = self.db.run(self._look_at_retention)
         if self.db.mode == "postgres":
             if self._collect("day partitions", self._days_done, self._days_failed) and (
                 now - self._days_prepared >= DAYS_INTERVAL_S

@@ -15,9 +15,10 @@ from __future__ import annotations
 from typing import Any
 
 from simusage.settings import Settings
+from simusage.storage import RELATIONS, SIM_CARD_MONTHLY
 
-AGGREGATES = ("usage_sim_card_hourly", "usage_organization_hourly", "usage_sim_card_daily",
-              "usage_organization_daily", "usage_sim_card_monthly")
+# Applied at every migrate with today's names (not a migration's record of its own time).
+AGGREGATES = (*RELATIONS.values(), SIM_CARD_MONTHLY)
 
 # Segmented by card and ordered by time, as the reads go: a card's hours, an organization's
 # cards one after the other.

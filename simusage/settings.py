@@ -186,8 +186,9 @@ class Settings(BaseSettings):
     compress_after: str = Field(
         "7 days", validation_alias=AliasChoices("SIMUSAGE_COMPRESS_AFTER")
     )
-    # TimescaleDB mode: raw chunks older than this are dropped ("keep": never); the aggregates
-    # keep their history, and later events older than it are dead-lettered as too-old.
+    # Raw chunks (TimescaleDB) or day partitions (PostgreSQL) older than this are dropped
+    # ("keep": never); the aggregates keep their history, and events older than it are
+    # dead-lettered as too-old.
     raw_retention: str = Field("keep", validation_alias=AliasChoices("SIMUSAGE_RAW_RETENTION"))
     # The continuous aggregates' own retention ("keep": never), at least the raw rows'.
     aggregate_retention: str = Field(

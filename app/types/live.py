@@ -14,7 +14,7 @@ from psycopg_pool import PoolTimeout
 from strawberry.types import Info
 
 from app.authentication import MESSAGES, AuthenticationFailed
-from app.calendar import UTC_ZONE, check_whole_hours, local_time, time_zone
+from app.calendar import UTC_ZONE, check_whole_hours, time_zone
 from app.errors import (
     SUBSCRIBER_TOO_SLOW,
     TooManySubscriptionsError,
@@ -23,8 +23,8 @@ from app.errors import (
 )
 from app.context import RequestContext
 from app.live_usage import SubscriberTooSlow, Watch
-from app.queries.usage import ORGANIZATION, SIM_CARD, utc
-from app.types.usage import Granularity, TimeZoneArgument, UsageBucket
+from app.queries.usage import ORGANIZATION, SIM_CARD
+from app.types.usage import Granularity, TimeZoneArgument, UsageBucket, usage_bucket
 
 # How often an open subscription checks that its key still holds (the authenticator caches a
 # verified key as long): a revoked key's subscriptions end within twice this.
@@ -98,11 +98,11 @@ class Subscription:
             description="The buckets updates are given in.")] = Granularity.HOURLY,
         time_zone: TimeZoneArgument = UTC_ZONE,
     ) -> AsyncGenerator[UsageBucketUpdate, None]:
+        context = info.context
         watch = await _watch(info, sim_card_id, organization_id, granularity, time_zone)
-        live = info.context.live
+        live = context.live
         if live is None:
             raise UserInputError("live usage is off in this server (SIMUSAGE_CHANGE_FEED=off)")
-        context = info.context
         if context.subscriptions >= context.max_subscriptions:
             raise TooManySubscriptionsError(
                 f"this connection has {context.max_subscriptions} subscriptions open, the most "
@@ -120,13 +120,8 @@ class Subscription:
                     checked = time.monotonic()
                 if bucket is None:
                     continue
-                start = utc(bucket.start) if watch.zone is UTC else local_time(bucket.start,
-                                                                                 watch.zone)
-                yield UsageBucketUpdate(
-                    sim_card_id=card, organization_id=organization,
-                    bucket=UsageBucket(start=start, bytes_used=bucket.bytes_used,
-                                       event_count=bucket.event_count),
-                )
+                yield UsageBucketUpdate(sim_card_id=card, organization_id=organization,
+                                        bucket=usage_bucket(bucket, watch.zone))
         except SubscriberTooSlow:
             raise GraphQLError(
                 f"this subscription was ended: more than {live.queue_size} buckets' updates "

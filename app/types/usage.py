@@ -10,7 +10,7 @@ import strawberry
 
 from app.calendar import local_time
 from app.context import RequestContext
-from app.queries.usage import utc
+from app.queries.usage import Bucket, utc
 from app.scalars import BigInt, DateTime
 from app.series import Edge, UsageSeries
 from app.types.common import PageInfo
@@ -54,13 +54,14 @@ class UsageEdge:
     node: UsageBucket = strawberry.field(description="The bucket.")
 
 
-def _edge(edge: Edge, zone: tzinfo) -> UsageEdge:
-    bucket = edge.bucket
+def usage_bucket(bucket: Bucket, zone: tzinfo) -> UsageBucket:
+    """A stored bucket as GraphQL writes it, its start with the zone's offset then."""
     start = utc(bucket.start) if zone is UTC else local_time(bucket.start, zone)
-    return UsageEdge(
-        cursor=edge.cursor,
-        node=UsageBucket(start=start, bytes_used=bucket.bytes_used, event_count=bucket.event_count),
-    )
+    return UsageBucket(start=start, bytes_used=bucket.bytes_used, event_count=bucket.event_count)
+
+
+def _edge(edge: Edge, zone: tzinfo) -> UsageEdge:
+    return UsageEdge(cursor=edge.cursor, node=usage_bucket(edge.bucket, zone))
 
 
 @strawberry.type(description="A page of usage buckets, with totals over the whole interval.")

@@ -14,6 +14,7 @@ from ingest.aggregate_refresh import refresh_pending
 from ingest.writer import copy_works, prepare_connection, write_batch
 from simusage.change_feed import CHANNEL, parse_payload
 from tests.ingest.helpers import OWNERS, batch_of, constant_owners, value
+from tests.ingest.test_writer import write
 
 
 def _received(listener: psycopg.Connection) -> list:
@@ -83,22 +84,16 @@ def test_late_hours_are_published_by_the_refresh_that_shows_them(timescaledb_dat
     with psycopg.connect(timescaledb_database, autocommit=True) as connection:
         connection.execute(f"LISTEN {CHANNEL}")
         use_copy = copy_works(connection)
-        _write_timescaledb(connection, [value("89440001", 1, now - timedelta(days=2))], 0, use_copy)
+        write(connection, batch_of([value("89440001", 1, now - timedelta(days=2))]),
+              mode="timescaledb", use_copy=use_copy)
         connection.execute("CALL refresh_continuous_aggregate('usage_sim_card_hourly', NULL, %s)",
                            (now - timedelta(hours=3),))
         _received(connection)
-        _write_timescaledb(connection, [value("89440001", 5, on_time), value("89440002", 6, late)],
-                           1, use_copy)
+        write(connection, batch_of([value("89440001", 5, on_time), value("89440002", 6, late)],
+                                   start=1), mode="timescaledb", use_copy=use_copy)
         (change,) = _received(connection)
         assert change.cards == {"89440001": {hour_of(on_time)}}  # the late hour is not visible yet
         refresh_pending(connection)
         (refreshed,) = _received(connection)
         assert any(start <= hour_of(late) < end for start, end in refreshed.ranges)
 
-
-def _write_timescaledb(connection, values, start, use_copy) -> None:
-    batch = batch_of(values, start=start)
-    prepared = prepare(batch, batch.cards(), RowEncoder(constant_owners(OWNERS)), set(),
-                       mode="timescaledb", use_copy=use_copy)
-    with connection.transaction():
-        write_batch(connection, "t", prepared, mode="timescaledb")
