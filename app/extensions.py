@@ -160,7 +160,6 @@ class ValidationCache:
         return errors
 
 
-def request_pipeline(limits: Limits, cache_size: int) -> Callable[[], SchemaExtension]:
+def request_pipeline(limits: Limits, validations: ValidationCache) -> Callable[[], SchemaExtension]:
     """The per-request factory of RequestPipeline, over one validation cache."""
-    validations = ValidationCache(cache_size)
     return lambda: RequestPipeline(limits, validations)

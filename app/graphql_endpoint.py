@@ -1,9 +1,11 @@
-"""The GraphQL endpoint: strawberry's ASGI view with orjson, the vendored GraphiQL, GraphQL over
-HTTP's media types and status codes, and WebSockets whose key comes in connection_init."""
+"""The GraphQL endpoint: strawberry's ASGI view with orjson, prepared operations past its
+pipeline, the vendored GraphiQL, GraphQL over HTTP's media types and status codes, and
+WebSockets whose key comes in connection_init."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,9 +16,7 @@ from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.websockets import WebSocket
-from starlette.websockets import WebSocketDisconnect
-from strawberry.asgi import ASGIWebSocketAdapter, GraphQL
-from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
@@ -27,6 +27,7 @@ from app.authentication import NOBODY
 from app.context import RequestContext
 from app.database import Database
 from app.errors import UserInputError
+from app.graphql_sockets import TextFrames, key_of
 from app.graphql_over_http import http_error, is_request_error, response_media_type, status_code
 from app.live_usage import LiveUsage
 from app.metrics import REQUESTS, SOCKETS
@@ -39,40 +40,6 @@ from simusage.settings import Settings
 GRAPHIQL_PAGE = (Path(__file__).resolve().parent / "static" / "graphiql" / "index.html").read_text()
 CACHE_HEADER = "X-Simusage-Cache"
 CONNECTION_INIT_SECONDS = 10  # a socket that never says who it is is closed after this
-
-
-class TextFrames(ASGIWebSocketAdapter):
-    """graphql-transport-ws messages as text frames: strawberry sends the bytes our orjson
-    encoder returns as binary frames, which browsers' clients (graphql-ws) cannot read."""
-
-    async def iter_json(self, *, ignore_parsing_errors: bool = False) -> Any:
-        """The client's messages; a `subscribe` past its key's rate limit closes the socket
-        (4429), as an HTTP request past it is refused with 429."""
-        take = getattr(self.ws.state, "take_request", None)
-        async for message in super().iter_json(ignore_parsing_errors=ignore_parsing_errors):
-            if take is not None and isinstance(message, dict) and message.get("type") == "subscribe" \
-                    and take() > 0:
-                await self.ws.close(code=4429, reason="Too many requests for this API key")
-                return
-            yield message
-
-    async def send_json(self, message: Any) -> None:
-        """Send one protocol message."""
-        try:
-            await self.ws.send_text(orjson.dumps(message).decode())
-        except WebSocketDisconnect as error:
-            raise WebSocketDisconnected from error
-
-
-def _key_of(parameters: dict) -> str | None:
-    """The Authorization value a connection_init payload carries: {"Authorization": "Bearer
-    <key>"} (as the header; also lower-case) or {"apiKey": "<key>"}."""
-    for name in ("Authorization", "authorization"):
-        value = parameters.get(name)
-        if isinstance(value, str):
-            return value
-    key = parameters.get("apiKey")
-    return f"Bearer {key}" if isinstance(key, str) else None
 
 
 class GraphQLEndpoint(GraphQL):
@@ -113,10 +80,38 @@ class GraphQLEndpoint(GraphQL):
             return
         request = Request(scope=scope, receive=receive)
         try:
-            response = await self.run(request)
+            response = await self._prepared_response(request) or await self.run(request)
         except HTTPException as error:
             response = http_error(error.status_code, error.reason, request.headers.get("accept"))
         await response(scope, receive, send)
+
+    async def _prepared_response(self, request: Request) -> Response | None:
+        """The answer to a POST of a prepared operation (app/prepared_operations.py), or None
+        for strawberry's view, which reads the same (kept) body and says what is wrong."""
+        headers = request.headers
+        accept = headers.get("accept") or ""
+        if request.method != "POST" or "multipart/mixed" in accept or "text/event-stream" in accept \
+                or not headers.get("content-type", "").startswith("application/json"):
+            return None
+        try:
+            data = orjson.loads(await request.body())
+        except orjson.JSONDecodeError:
+            return None
+        if type(data) is not dict or data.get("extensions") is not None:
+            return None
+        query, variables, name = data.get("query"), data.get("variables"), data.get("operationName")
+        if type(query) is not str or not (variables is None or type(variables) is dict) \
+                or not (name is None or type(name) is str):
+            return None
+        prepared = self.schema.prepared.get(query, name)
+        if prepared is None:
+            return None
+        sub_response = await self.get_sub_response(request)
+        context = await self.get_context(request, sub_response)
+        result = await self._answer(query, name, variables, context, sub_response,
+                                    lambda: self.schema.prepared.execute(prepared, variables, context))
+        response_data = await self.process_result(request, result)
+        return self.create_response(response_data, sub_response)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:
         """The request's context; its viewer comes from the authentication middleware."""
@@ -148,7 +143,7 @@ class GraphQLEndpoint(GraphQL):
         authenticate = getattr(state, "authenticate", None)
         if authenticate is None:
             return UNSET
-        authorization = _key_of(context.connection_params)
+        authorization = key_of(context.connection_params)
         refusal = await authenticate(authorization)
         if refusal is not None:
             raise ConnectionRejectionError()
@@ -222,22 +217,29 @@ class GraphQLEndpoint(GraphQL):
     async def _cached(self, request: Any, request_adapter: Any, sub_response: Any,
                       context: RequestContext, root_value: Any,
                       request_data: Any) -> ExecutionResult:
+        """The operation through strawberry's pipeline, by way of the response cache."""
+        async def execute() -> ExecutionResult:
+            return await GraphQL.execute_single(self, request, request_adapter, sub_response,
+                                                context, root_value, request_data)
+        return await self._answer(request_data.query, request_data.operation_name,
+                                  request_data.variables, context, sub_response, execute)
+
+    async def _answer(self, query: str | None, operation_name: str | None, variables: Any,
+                      context: RequestContext, sub_response: Any,
+                      execute: Callable[[], Awaitable[ExecutionResult]]) -> ExecutionResult:
         """The operation's answer from the response cache, or executed (and then kept)."""
         cache = self.cache
-        key = None if cache is None or not request_data.query else cache_key(
-            request_data.query, request_data.operation_name, request_data.variables,
-            context.viewer)
+        key = None if cache is None or not query else cache_key(
+            query, operation_name, variables, context.viewer)
         if key is None:
-            return await super().execute_single(request, request_adapter, sub_response, context,
-                                                root_value, request_data)
+            return await execute()
         entry = cache.lookup(key)
         sub_response.headers[CACHE_HEADER] = "miss" if entry is None else "hit"
         if entry is not None:
             REQUESTS.labels(entry.label).inc()
             return ExecutionResult(data=entry.data, errors=None)
         ticket = cache.ticket()
-        result = await super().execute_single(request, request_adapter, sub_response, context,
-                                              root_value, request_data)
+        result = await execute()
         if result.errors is None and result.data is not None:
             cache.store(key, ticket, result.data, context.reads, context.operation_label)
         return result

@@ -14,6 +14,7 @@ from app.context import RequestContext
 from app.errors import checked_id, code_of, coded, log_unexpected
 from app.extensions import (
     Limits,
+    ValidationCache,
     cached_parser,
     operation_count,
     request_pipeline,
@@ -21,6 +22,7 @@ from app.extensions import (
 )
 from app.look_ahead import look_up_with_usage_page
 from app.metrics import ERRORS, operation_labeler
+from app.prepared_operations import PreparedOperations
 from app.plain_lists import PlainListExecutionContext, check_seam
 from app.queries.usage import ORGANIZATION, SIM_CARD
 from app.query_cost import CostModel
@@ -125,8 +127,10 @@ class Query:
 class Schema(strawberry.Schema):
     """Strawberry's schema, whose errors all carry a code and hide the server's internals."""
 
-    # Set by build_schema: the operations a query text defines, from the parse cache.
+    # Set by build_schema: the operations a query text defines, from the parse cache, and the
+    # documents known valid, executed without strawberry's per-request pipeline.
     operation_count: Callable[[str], int]
+    prepared: PreparedOperations
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -155,7 +159,8 @@ def build_schema(
     cost_model = CostModel(max_cost)
     cached_parse = cached_parser(CACHE_SIZE)
     limits = Limits(max_tokens, rules, cached_parse, label, cost_model)
-    extensions: list[Any] = [request_pipeline(limits, CACHE_SIZE)]
+    validations = ValidationCache(CACHE_SIZE)
+    extensions: list[Any] = [request_pipeline(limits, validations)]
     schema = Schema(
         query=Query,
         subscription=Subscription,
@@ -167,4 +172,5 @@ def build_schema(
         check_seam(schema._schema, "UsageBucket", "bytesUsed")
     cost_model.bind(schema.as_str())
     schema.operation_count = lambda query: operation_count(cached_parse, query, max_tokens)
+    schema.prepared = PreparedOperations(schema, limits, validations, CACHE_SIZE)
     return schema

@@ -1,0 +1,142 @@
+"""Prepared operations answer exactly as strawberry's pipeline does: status, media type, body."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from app.graphql_over_http import GRAPHQL_RESPONSE
+from app.main import create_app
+from app.prepared_operations import PreparedOperations
+from app.schema import build_schema
+from tests.app.usage_data import load
+from tests.conftest import settings_for
+
+INVENTORY = {"89440001": "org-a", "89440002": "org-a", "89440003": "org-b"}
+START = datetime(2024, 3, 30, tzinfo=UTC)
+EVENTS = [(START + timedelta(minutes=37 * n), f"8944000{1 + n % 4}", 1000 + n) for n in range(120)]
+
+USAGE = ("query Usage($id: ID!, $from: DateTime!, $to: DateTime!, $first: Int, $g: Granularity!) {"
+         " simCard(id: $id) { id usage(from: $from, to: $to, granularity: $g, first: $first) {"
+         " totalBytesUsed pageInfo { hasNextPage endCursor } edges { cursor node { start"
+         " bytesUsed eventCount } } } } }")
+# (query, variables, operationName): answers, refusals and errors of every kind.
+REQUESTS = [
+    (USAGE, {"id": "89440001", "from": "2024-03-30T00:00:00Z", "to": "2024-03-31T00:00:00Z",
+             "g": "HOURLY"}, "Usage"),
+    (USAGE, {"id": "89440004", "from": "2024-03-30T00:00:00Z", "to": "2024-04-01T00:00:00Z",
+             "g": "DAILY", "first": 1}, None),
+    (USAGE, {"id": "89440002", "from": "not a time", "to": "2024-03-31T00:00:00Z", "g": "HOURLY"},
+     None),
+    (USAGE, {"id": "89440002", "from": "2024-03-31T00:00:00Z", "to": "2024-03-30T00:00:00Z",
+             "g": "HOURLY"}, None),
+    (USAGE, {"id": "89440002"}, None),  # variables missing
+    (USAGE, {"id": "89440001", "from": "2024-03-30T00:00:00Z", "to": "2024-03-31T00:00:00Z",
+             "g": "HOURLY", "first": -3}, "Usage"),
+    (USAGE, None, "Other"),  # names no operation of the document
+    ('{ organization(id: "org-a") { usage(from: "2024-03-30T00:00:00Z", to: "2024-04-02T00:00:00Z",'
+     ' granularity: DAILY, timeZone: "Europe/Lisbon") { totalEventCount edges { node { start } } } } }',
+     None, None),
+    ('{ organization(id: "nobody") { id } simCards(first: 2) { totalCount edges { node { id } } } }',
+     None, None),
+    ('{ organizations(first: 1000) { edges { node { simCards(first: 1000) { edges { node {'
+     ' usage(from: "2024-01-01T00:00:00Z", to: "2024-12-31T00:00:00Z", granularity: HOURLY,'
+     ' first: 1000) { totalCount } } } } } } } }', None, None),  # over the cost budget
+    ("query A { __typename } query B { simCard(id: \"89440001\") { id } }", None, "B"),
+    ("query A { __typename } query B { __typename }", None, None),  # which one?
+    ("{ nope }", None, None),
+    ("{ simCard(id: ", None, None),
+    ('subscription { usageUpdates(organizationId: "org-a", granularity: HOURLY) { start } }',
+     None, None),
+    ('{ simCard(id: "") { id } }', None, None),
+]
+
+
+@pytest.fixture(scope="module")
+def app_and_client(postgres_database_module: str) -> Iterator[tuple[FastAPI, TestClient]]:
+    load(postgres_database_module, INVENTORY, EVENTS)
+    app = create_app(settings_for(postgres_database_module, SIMUSAGE_STORAGE_MODE="postgres",
+                                  SIMUSAGE_API_CACHE_BYTES="0"))
+    with TestClient(app) as client:
+        yield app, client
+
+
+def prepared_of(app: FastAPI) -> PreparedOperations:
+    """The prepared operations of the app's GraphQL endpoint."""
+    route = next(route for route in app.routes if getattr(route, "path", None) == "/graphql")
+    return route.endpoint.schema.prepared
+
+
+def answers(client: TestClient, query: str, variables: dict | None, name: str | None,
+            accept: str, strawberry_path: bool) -> tuple:
+    body = {"query": query, "variables": variables, "operationName": name}
+    if strawberry_path:  # any extensions entry takes strawberry's pipeline
+        body["extensions"] = {}
+    response = client.post("/graphql", json=body, headers={"Accept": accept})
+    return response.status_code, response.headers["content-type"], response.json()
+
+
+@pytest.mark.parametrize("accept", ["application/json", GRAPHQL_RESPONSE])
+@pytest.mark.parametrize("request_index", range(len(REQUESTS)))
+def test_both_paths_answer_alike(app_and_client: tuple[FastAPI, TestClient], request_index: int,
+                                 accept: str) -> None:
+    app, client = app_and_client
+    query, variables, name = REQUESTS[request_index]
+    prepared = answers(client, query, variables, name, accept, strawberry_path=False)
+    assert prepared == answers(client, query, variables, name, accept, strawberry_path=True)
+
+
+def test_valid_queries_take_the_prepared_path(app_and_client: tuple[FastAPI, TestClient]) -> None:
+    app, client = app_and_client
+    operations = prepared_of(app)
+    for query, variables, name in REQUESTS:
+        answers(client, query, variables, name, "application/json", strawberry_path=False)
+    taken = {key[0] for key, value in operations.entries.items() if value is not None}
+    # The usage document is prepared whatever its variables; invalid texts are not.
+    assert USAGE in taken and REQUESTS[7][0] in taken and REQUESTS[10][0] in taken
+    assert not taken & {"{ nope }", "{ simCard(id: ", REQUESTS[11][0], REQUESTS[14][0]}
+
+
+def test_what_is_not_prepared() -> None:
+    operations = build_schema().prepared
+    assert operations.get("{ nope }", None) is None  # invalid
+    assert operations.get("{ __typename", None) is None  # does not parse
+    assert operations.get("query A { __typename } query B { __typename }", None) is None
+    assert operations.get("query A { __typename }", "B") is None
+    assert operations.get("subscription { usageUpdates(organizationId: \"o\", granularity: "
+                          "HOURLY) { start } }", None) is None
+    assert operations.get("query A { __typename } query B { __typename }", "B") is not None
+    assert operations.get("{ __typename }", None).label == operations.limits.label(None)
+
+
+def test_the_prepared_texts_are_bounded() -> None:
+    operations = build_schema().prepared
+    for number in range(operations.size + 50):
+        operations.get(f"query Q{number} {{ __typename }}", None)
+    assert len(operations.entries) == operations.size
+    assert ("query Q0 { __typename }", None) not in operations.entries
+
+
+cards = st.sampled_from([*INVENTORY, "89440004", "89440099"])
+moments = st.datetimes(min_value=datetime(2024, 3, 28), max_value=datetime(2024, 4, 3),
+                       timezones=st.just(UTC))
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(card=cards, start=moments, hours=st.integers(-5, 100), first=st.none() | st.integers(0, 30),
+       granularity=st.sampled_from(["HOURLY", "DAILY"]))
+def test_paths_agree_on_any_page(app_and_client: tuple[FastAPI, TestClient], card: str,
+                                 start: datetime, hours: int, first: int | None,
+                                 granularity: str) -> None:
+    _, client = app_and_client
+    variables = {"id": card, "from": start.isoformat(),
+                 "to": (start + timedelta(hours=hours)).isoformat(), "g": granularity,
+                 "first": first}
+    assert answers(client, USAGE, variables, None, GRAPHQL_RESPONSE, False) == \
+        answers(client, USAGE, variables, None, GRAPHQL_RESPONSE, True)
