@@ -28,14 +28,26 @@ class WallClockDateTime(datetime):
 BIG_INT_MAX = 2**63 - 1
 
 
+# The texts of recent UTC instants: bucket starts repeat from request to request, and isoformat
+# was 4% of a request's CPU (30 of them in query (b)). Only UTC values are looked up and stored:
+# datetimes of one instant in other zones compare equal, and their text differs.
+_UTC_TEXTS: dict[datetime, str] = {}
+UTC_TEXTS_KEPT = 50_000
+
+
 def serialize_date_time(value: datetime) -> str:
     """RFC 3339: in UTC with a Z (2022-02-10T00:00:00Z), or with the offset of the value's zone."""
-    if value.tzinfo is None:
+    tzinfo = value.tzinfo
+    if tzinfo is UTC:
+        text = _UTC_TEXTS.get(value)
+        if text is None:
+            if len(_UTC_TEXTS) >= UTC_TEXTS_KEPT:
+                _UTC_TEXTS.clear()
+            text = _UTC_TEXTS[value] = value.isoformat()[:-6] + "Z"  # it ends with +00:00
+        return text
+    if tzinfo is None:
         raise ValueError("DateTime cannot represent a naive datetime")
-    text = value.isoformat()
-    if value.tzinfo is UTC:
-        return text[:-6] + "Z"  # isoformat of a UTC datetime ends with +00:00
-    return text
+    return value.isoformat()
 
 
 def parse_date_time(value: object) -> datetime:

@@ -48,6 +48,19 @@ def test_date_time_output_is_rfc_3339_with_the_offset_of_its_zone() -> None:
         serialize_date_time(datetime(2022, 2, 10))
 
 
+@given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2030, 1, 1),
+                    timezones=st.sampled_from([UTC, ZoneInfo("Europe/Lisbon"),
+                                               ZoneInfo("America/Sao_Paulo")])),
+       st.sampled_from([UTC, ZoneInfo("Europe/Lisbon"), ZoneInfo("Asia/Kolkata")]))
+def test_the_text_of_an_instant_is_its_zones_whatever_came_before(value: datetime, other) -> None:
+    # Kept texts of UTC instants never answer for the same instant in another zone.
+    serialize_date_time(value.astimezone(other))
+    serialize_date_time(value)
+    text = serialize_date_time(value.astimezone(other))
+    expected = value.astimezone(other).isoformat()
+    assert text == (expected[:-6] + "Z" if other is UTC else expected)
+
+
 @given(st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(UTC)))
 def test_date_time_round_trips(value: datetime) -> None:
     assert parse_date_time(serialize_date_time(value)) == value
