@@ -28,20 +28,22 @@ from graphql import (
 )
 from strawberry.execution import optimized_is_awaitable
 from strawberry.types import ExecutionResult
-from strawberry.types.execution import ExecutionContext
 
 from app.context import RequestContext
 from app.extensions import Limits, ValidationCache
 from app.metrics import LATENCY, REQUESTS
-from app.query_cost import cost_refusal
+from app.query_cost import estimated_cost, fixed_cost, refusal_of
 
 
 class PreparedOperation(NamedTuple):
-    """A valid document's one query operation, with its metrics label."""
+    """A valid document's one query operation, its metrics and its cost if fixed."""
 
     document: DocumentNode
     operation_name: str | None
     label: str
+    requests: Any  # the operation's counter and histogram, looked up once
+    latency: Any
+    cost: int | None  # None: a page size is a variable, estimated for each request
 
 
 # A text that cannot be prepared is remembered as such: its requests take strawberry's path.
@@ -90,18 +92,22 @@ class PreparedOperations:
         if len(chosen) != 1 or chosen[0].operation is not OperationType.QUERY:
             return NOT_PREPARED
         name = chosen[0].name.value if chosen[0].name is not None else None
-        return PreparedOperation(document, operation_name, limits.label(name))
+        label = limits.label(name)
+        return PreparedOperation(document, operation_name, label, REQUESTS.labels(label),
+                                 LATENCY.labels(label),
+                                 fixed_cost(limits.cost_model, document, operation_name))
 
     async def execute(self, prepared: PreparedOperation, variables: dict[str, Any] | None,
                       context: RequestContext) -> ExecutionResult:
         """The operation's result, its errors coded, counted in the metrics."""
         started = perf_counter()
         schema = self.schema
-        execution_context = ExecutionContext(
-            query=None, schema=schema, allowed_operations=(OperationType.QUERY,),
-            context=context, variables=variables, graphql_document=prepared.document,
-            provided_operation_name=prepared.operation_name)
-        result = cost_refusal(self.limits.cost_model, execution_context)
+        model = self.limits.cost_model
+        cost = prepared.cost
+        if cost is None:
+            cost = estimated_cost(model.schema, prepared.document, prepared.operation_name,
+                                  variables)
+        result = refusal_of(model, cost)
         if result is None:
             result = execute(
                 schema._schema, prepared.document, context_value=context,
@@ -110,11 +116,10 @@ class PreparedOperations:
                 operation_extensions=None)
             if optimized_is_awaitable(result):
                 result = await result
-        execution_context.result = result
         if result.errors:
-            schema.process_errors(result.errors, execution_context)
+            schema.code_errors(result.errors, before_execution=False)
         context.operation_label = prepared.label
-        REQUESTS.labels(prepared.label).inc()
-        LATENCY.labels(prepared.label).observe(perf_counter() - started)
+        prepared.requests.inc()
+        prepared.latency.observe(perf_counter() - started)
         return ExecutionResult(data=result.data, errors=result.errors,
                                extensions=result.extensions)

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from graphql import (
+    BREAK,
+    ArgumentNode,
     DocumentNode,
     ExecutionResult,
     FieldNode,
@@ -28,8 +30,10 @@ from graphql import (
     OperationType,
     SelectionSetNode,
     VariableNode,
+    Visitor,
     build_schema,
     get_named_type,
+    visit,
 )
 from strawberry.types import ExecutionContext
 
@@ -145,12 +149,37 @@ class CostModel:
         self.schema = build_schema(sdl)
 
 
+def refusal_of(model: CostModel, estimate: int) -> ExecutionResult | None:
+    """The refusal of an operation of this estimated cost, if it is over the budget."""
+    if estimate > model.max_cost:
+        return ExecutionResult(None, [QueryTooCostlyError(estimate, model.max_cost)])
+    return None
+
+
 def cost_refusal(model: CostModel, context: ExecutionContext) -> ExecutionResult | None:
     """The refusal of an operation whose estimated cost is over the budget, else None."""
     if context.graphql_document is None or model.schema is None:
         return None
-    estimate = estimated_cost(model.schema, context.graphql_document, context.operation_name,
-                              context.variables)
-    if estimate > model.max_cost:
-        return ExecutionResult(None, [QueryTooCostlyError(estimate, model.max_cost)])
-    return None
+    return refusal_of(model, estimated_cost(model.schema, context.graphql_document,
+                                            context.operation_name, context.variables))
+
+
+class _PageVariables(Visitor):
+    """Finds a page size given by a variable."""
+
+    found = False
+
+    def enter_argument(self, node: ArgumentNode, *_: Any) -> Any:
+        if node.name.value in ("first", "last") and isinstance(node.value, VariableNode):
+            self.found = True
+            return BREAK
+        return None
+
+
+def fixed_cost(model: CostModel, document: DocumentNode, operation_name: str | None) -> int | None:
+    """The operation's estimate whatever its variables: None when a page size is a variable."""
+    if model.schema is None:
+        return 0
+    finder = _PageVariables()
+    visit(document, finder)
+    return None if finder.found else estimated_cost(model.schema, document, operation_name, None)

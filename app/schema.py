@@ -140,9 +140,13 @@ class Schema(strawberry.Schema):
         Strawberry calls this once for every result with errors, on every path (parse and
         validation failures, execution, exceptions), before the response is built.
         """
-        log_unexpected(errors)
         # Strawberry records the result only once execution has run.
-        before_execution = execution_context is None or execution_context.result is None
+        self.code_errors(errors, execution_context is None or execution_context.result is None)
+
+    def code_errors(self, errors: list[GraphQLError], before_execution: bool) -> None:
+        """Log unexpected failures, then code each error in place (before_execution: from
+        parsing or validation)."""
+        log_unexpected(errors)
         errors[:] = [coded(error, before_execution) for error in errors]
         for error in errors:
             ERRORS.labels(code_of(error)).inc()

@@ -15,6 +15,7 @@ from app.graphql_over_http import GRAPHQL_RESPONSE
 from app.main import create_app
 from app.prepared_operations import PreparedOperations
 from app.schema import build_schema
+from tests.app.conftest import error_codes
 from tests.app.usage_data import load
 from tests.conftest import settings_for
 
@@ -26,6 +27,9 @@ USAGE = ("query Usage($id: ID!, $from: DateTime!, $to: DateTime!, $first: Int, $
          " simCard(id: $id) { id usage(from: $from, to: $to, granularity: $g, first: $first) {"
          " totalBytesUsed pageInfo { hasNextPage endCursor } edges { cursor node { start"
          " bytesUsed eventCount } } } } }")
+BY_VARIABLE = ("query ($n: Int) { organizations(first: $n) { edges { node { simCards(first: $n) {"
+               " edges { node { usage(from: \"2024-01-01T00:00:00Z\", to: \"2024-12-31T00:00:00Z\","
+               " granularity: HOURLY, first: $n) { totalCount } } } } } } } }")
 # (query, variables, operationName): answers, refusals and errors of every kind.
 REQUESTS = [
     (USAGE, {"id": "89440001", "from": "2024-03-30T00:00:00Z", "to": "2024-03-31T00:00:00Z",
@@ -48,6 +52,8 @@ REQUESTS = [
     ('{ organizations(first: 1000) { edges { node { simCards(first: 1000) { edges { node {'
      ' usage(from: "2024-01-01T00:00:00Z", to: "2024-12-31T00:00:00Z", granularity: HOURLY,'
      ' first: 1000) { totalCount } } } } } } } }', None, None),  # over the cost budget
+    (BY_VARIABLE, {"n": 1000}, None),  # over the budget by its variables
+    (BY_VARIABLE, {"n": 2}, None),  # the same text within it
     ("query A { __typename } query B { simCard(id: \"89440001\") { id } }", None, "B"),
     ("query A { __typename } query B { __typename }", None, None),  # which one?
     ("{ nope }", None, None),
@@ -95,12 +101,16 @@ def test_both_paths_answer_alike(app_and_client: tuple[FastAPI, TestClient], req
 def test_valid_queries_take_the_prepared_path(app_and_client: tuple[FastAPI, TestClient]) -> None:
     app, client = app_and_client
     operations = prepared_of(app)
-    for query, variables, name in REQUESTS:
-        answers(client, query, variables, name, "application/json", strawberry_path=False)
+    bodies = [answers(client, query, variables, name, "application/json", False)[2]
+              for query, variables, name in REQUESTS]
+    assert error_codes(bodies[10]) == ["QUERY_TOO_COSTLY"] and "errors" not in bodies[11]
     taken = {key[0] for key, value in operations.entries.items() if value is not None}
     # The usage document is prepared whatever its variables; invalid texts are not.
-    assert USAGE in taken and REQUESTS[7][0] in taken and REQUESTS[10][0] in taken
-    assert not taken & {"{ nope }", "{ simCard(id: ", REQUESTS[11][0], REQUESTS[14][0]}
+    assert {USAGE, BY_VARIABLE, REQUESTS[7][0], REQUESTS[12][0]} <= taken
+    assert not taken & {"{ nope }", "{ simCard(id: ", REQUESTS[13][0], REQUESTS[16][0]}
+    # A page size from a variable is estimated for each request; a literal one once.
+    assert operations.get(BY_VARIABLE, None).cost is None
+    assert operations.get(REQUESTS[9][0], None).cost > 25_000
 
 
 def test_what_is_not_prepared() -> None:
