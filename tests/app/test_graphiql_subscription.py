@@ -60,11 +60,15 @@ def test_graphiql_runs_a_subscription_with_the_key_from_its_headers(postgres_dat
             written += 1234
             time.sleep(0.5)
             text = _editor(page, ".result-window")
+            if not frames and '"errors"' in text:
+                # GraphiQL parses the editor's text after a debounce: a click before that
+                # sends the new text with the old operation's name, over HTTP. Again.
+                page.click(".graphiql-execute-button")
             shown = json.loads(text) if '"usageUpdates"' in text else None
             if shown and shown["data"]["usageUpdates"]["bucket"]["bytesUsed"] == str(written):
                 break
         browser.close()
-    assert errors == [] and frames and all(isinstance(frame, str) for frame in frames)
+    assert errors == [] and frames and all(isinstance(frame, str) for frame in frames), (errors, frames, text)
     assert shown is not None, text
     assert shown["data"]["usageUpdates"] == {
         "organizationId": "org-a", "bucket": {"start": "2024-03-30T22:00:00Z",
