@@ -76,8 +76,11 @@ def shape(result: object) -> tuple:
     (CARD, variables("0002", "DAILY", "America/Sao_Paulo"), ORG_B),
     (LITERAL, None, ADMIN),
 ])
+@pytest.mark.parametrize("read_nodes", [True, False])  # graphql-core's nodes, or strawberry's
 def test_one_statement_and_the_same_answer(runner: Runner, monkeypatch: pytest.MonkeyPatch,
-                                           query: str, values: dict | None, viewer: Viewer) -> None:
+                                           query: str, values: dict | None, viewer: Viewer,
+                                           read_nodes: bool) -> None:
+    monkeypatch.setattr(look_ahead, "read_nodes", read_nodes)
     ahead, ahead_count, behind, behind_count = run_both(runner, monkeypatch, query, values, viewer)
     assert shape(ahead) == shape(behind) and ahead.errors is None
     assert ahead_count == behind_count - 1
@@ -118,3 +121,7 @@ def test_a_skip_empty_page_keeps_two_statements(runner: Runner,
     ahead, ahead_count, behind, behind_count = run_both(
         runner, monkeypatch, query, variables("org-a"), ADMIN)
     assert shape(ahead) == shape(behind) and ahead_count == behind_count
+
+
+def test_the_seam_is_checked() -> None:
+    assert look_ahead.check_seam() and look_ahead.read_nodes
