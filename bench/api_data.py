@@ -68,17 +68,19 @@ def database_url() -> str:
 
 
 def prepare(reload: bool) -> None:
-    """Create and fill the benchmark database unless it is already there."""
+    """Create and fill the benchmark database unless it is already there; a kept one is
+    migrated to the code's head (it may have been built by an older checkout)."""
+    settings = load_settings(DATABASE_URL=database_url(), SIMUSAGE_STORAGE_MODE="postgres")
     with psycopg.connect(SERVER, autocommit=True) as admin:
         exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (NAME,)).fetchone()
         if exists and not reload:
             with psycopg.connect(database_url()) as connection:
                 rows = connection.execute("SELECT count(*) FROM usage").fetchone()[0]
-                if rows == CARDS * EVENTS_PER_CARD:
-                    return
+            if rows == CARDS * EVENTS_PER_CARD:
+                migration.upgrade(settings)
+                return
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(NAME)))
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(NAME)))
-    settings = load_settings(DATABASE_URL=database_url(), SIMUSAGE_STORAGE_MODE="postgres")
     migration.upgrade(settings)
     started = time.perf_counter()
     with psycopg.connect(database_url()) as connection:
