@@ -19,11 +19,9 @@ class RequestContext:
     def __init__(self, viewer: Viewer, database: Database, max_nodes: int,
                  live: LiveUsage | None = None, key_id: str = "-") -> None:
         self.viewer = viewer
-        self.reads = ReadSet()
-        self.database = RequestDatabase(database, self.reads)
-        self.loaders = Loaders(self.database, self.reads)
+        self._shared_database = database
+        self.restart()
         self.max_nodes = max_nodes
-        self.nodes = 0
         self.live = live  # the process's subscriptions (None: no change feed)
         self.key_id = key_id  # the API key's public id, for per-key limits
         self.connection_params: dict = {}  # a WebSocket's connection_init payload
@@ -35,6 +33,13 @@ class RequestContext:
         # is off); key_check is the authenticator's, whose cache spares the database.
         self.authorization: str | None = None
         self.key_check = None
+
+    def restart(self) -> None:
+        """Forget what the request read and loaded: its operation runs again from scratch."""
+        self.reads = ReadSet()
+        self.database = RequestDatabase(self._shared_database, self.reads)
+        self.loaders = Loaders(self.database, self.reads)
+        self.nodes = 0
 
     def charge(self, nodes: int) -> None:
         """Count nodes a connection is about to return; refuse past the request's budget.

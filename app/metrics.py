@@ -31,6 +31,10 @@ LATENCY = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 ERRORS = Counter("simusage_graphql_errors", "GraphQL errors returned, by code.", ["code"])
+COMPILED_FALLBACKS = Counter(
+    "simusage_graphql_compiled_fallbacks",
+    "Compiled operations run again by graphql-core (an error, a null where none may be).",
+)
 for _code in CODES:
     ERRORS.labels(_code)  # exported at zero from the start, so that rates work at once
 

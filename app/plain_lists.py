@@ -86,7 +86,7 @@ class Plan:
         return result
 
 
-def _reader(field: Any) -> Callable[[Any], Any] | None:
+def basic_field_reader(field: Any) -> Callable[[Any], Any] | None:
     """The field's value from its source, if the field is one of strawberry's basic fields."""
     resolve = field.resolve
     if field.args or resolve is None or getattr(resolve, "_is_default", False) is not True:
@@ -144,7 +144,7 @@ class PlainListExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 entries.append((key, None, None, True, False))
                 continue
             field = object_type.fields.get(name)
-            read = _reader(field) if field is not None else None
+            read = basic_field_reader(field) if field is not None else None
             if read is None:
                 return None
             non_null = is_non_null_type(field.type)
@@ -176,7 +176,7 @@ def check_seam(schema: GraphQLSchema, plain_type: str, plain_field: str) -> bool
         problems.append("ExecutionContext.collect_subfields changed its parameters")
     object_type = schema.get_type(plain_type)
     field = object_type.fields.get(plain_field) if isinstance(object_type, GraphQLObjectType) else None
-    if field is None or _reader(field) is None:
+    if field is None or basic_field_reader(field) is None:
         problems.append(f"strawberry no longer marks {plain_type}.{plain_field} as a basic field")
     PlainListExecutionContext.enabled = not problems
     for problem in problems:

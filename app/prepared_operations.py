@@ -21,6 +21,7 @@ from typing import Any, NamedTuple
 
 from graphql import (
     DocumentNode,
+    ExecutionResult as GraphQLExecutionResult,
     GraphQLError,
     OperationDefinitionNode,
     OperationType,
@@ -29,9 +30,11 @@ from graphql import (
 from strawberry.execution import optimized_is_awaitable
 from strawberry.types import ExecutionResult
 
+from app.compiled_operations import CompiledOperation, compile_operation
+from app.compiled_runs import Fallback
 from app.context import RequestContext
 from app.extensions import Limits, ValidationCache
-from app.metrics import LATENCY, REQUESTS
+from app.metrics import COMPILED_FALLBACKS, LATENCY, REQUESTS
 from app.query_cost import estimated_cost, fixed_cost, refusal_of
 
 
@@ -44,6 +47,7 @@ class PreparedOperation(NamedTuple):
     requests: Any  # the operation's counter and histogram, looked up once
     latency: Any
     cost: int | None  # None: a page size is a variable, estimated for each request
+    compiled: CompiledOperation | None  # None: graphql-core's executor runs it
 
 
 # A text that cannot be prepared is remembered as such: its requests take strawberry's path.
@@ -54,8 +58,9 @@ class PreparedOperations:
     """The prepared operations of the last texts seen (LRU), and their execution."""
 
     def __init__(self, schema: Any, limits: Limits, validations: ValidationCache,
-                 size: int) -> None:
+                 size: int, compile: bool = True) -> None:
         self.schema = schema
+        self.compile = compile
         self.limits = limits
         self.validations = validations
         self.size = size
@@ -95,7 +100,9 @@ class PreparedOperations:
         label = limits.label(name)
         return PreparedOperation(document, operation_name, label, REQUESTS.labels(label),
                                  LATENCY.labels(label),
-                                 fixed_cost(limits.cost_model, document, operation_name))
+                                 fixed_cost(limits.cost_model, document, operation_name),
+                                 compile_operation(self.schema._schema, document, chosen[0])
+                                 if self.compile else None)
 
     async def execute(self, prepared: PreparedOperation, variables: dict[str, Any] | None,
                       context: RequestContext) -> ExecutionResult:
@@ -108,6 +115,13 @@ class PreparedOperations:
             cost = estimated_cost(model.schema, prepared.document, prepared.operation_name,
                                   variables)
         result = refusal_of(model, cost)
+        if result is None and prepared.compiled is not None:
+            try:
+                result = GraphQLExecutionResult(
+                    await prepared.compiled.run(context, variables), None)
+            except Fallback:
+                COMPILED_FALLBACKS.inc()
+                context.restart()  # graphql-core runs it again and says what went wrong
         if result is None:
             result = execute(
                 schema._schema, prepared.document, context_value=context,
