@@ -88,13 +88,20 @@ class FieldPlan:
 class ObjectPlan:
     """The fields of one selection on one object type; plain if none calls a resolver."""
 
-    __slots__ = ("type", "type_name", "fields", "plain")
+    __slots__ = ("type", "type_name", "is_type_of", "fields", "plain", "entries")
 
     def __init__(self, object_type: GraphQLObjectType, fields: list[FieldPlan | str]) -> None:
         self.type, self.type_name, self.fields = object_type, object_type.name, fields
+        self.is_type_of = object_type.is_type_of
         self.plain = all(isinstance(field, str) or (
             field.read is not None and (field.object_plan is None or field.object_plan.plain))
             for field in fields)
+        # The plain completion's loop reads flat tuples: (key, read, leaf, non_null, nested,
+        # is_list, item_non_null), read None for __typename.
+        self.entries = [(field, None, None, True, None, False, False) if isinstance(field, str)
+                        else (field.key, field.read, field.leaf, field.non_null,
+                              field.object_plan, field.is_list, field.item_non_null)
+                        for field in fields]
 
 
 class Compiler:

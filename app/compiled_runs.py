@@ -126,41 +126,56 @@ def _checked(plan: ObjectPlan, value: Any) -> Any:
     """The value, if it is an object of the plan's type (and not an error or a promise)."""
     if isinstance(value, Exception) or optimized_is_awaitable(value):
         raise Fallback
-    is_type_of = plan.type.is_type_of
+    is_type_of = plan.is_type_of
     if is_type_of is not None and is_type_of(value, None) is not True:
         raise Fallback
     return value
 
 
-def _completed_item(field: FieldPlan, value: Any, non_null: bool) -> Any:
-    if value is None or value is Undefined:
+def _item(value: Any, leaf: Any, nested: ObjectPlan | None, non_null: bool) -> Any:
+    """One completed value of a plain field (or list item). A leaf's serializer refuses an
+    error object or a promise by raising: that is a Fallback too."""
+    if value is None:
         if non_null:
             raise Fallback
         return None
-    if field.leaf is not None:
-        if isinstance(value, Exception):
-            raise Fallback
-        serialized = field.leaf(value)
+    if leaf is not None:
+        serialized = leaf(value)
         if serialized is None or serialized is Undefined:
             raise Fallback
         return serialized
-    return plain_object(field.object_plan, _checked(field.object_plan, value))
+    return plain_object(nested, _checked(nested, value))
 
 
 def complete_plain(field: FieldPlan, value: Any) -> Any:
     """A value whose completion calls no resolver: a leaf, a plain object, or a list of them."""
-    if not field.is_list or value is None or value is Undefined:
-        return _completed_item(field, value, field.non_null)
-    non_null = field.item_non_null
-    return [_completed_item(field, item, non_null) for item in _items(value)]
+    if value is Undefined:
+        raise Fallback
+    if not field.is_list or value is None:
+        return _item(value, field.leaf, field.object_plan, field.non_null)
+    leaf, nested, non_null = field.leaf, field.object_plan, field.item_non_null
+    return [_item(item, leaf, nested, non_null) for item in _items(value)]
 
 
 def plain_object(plan: ObjectPlan, source: Any) -> dict[str, Any]:
     """The response dict of an object whose fields are all basic attributes."""
     result = {}
-    for field in plan.fields:
-        if type(field) is str:
-            result[field] = plan.type_name
+    for key, read, leaf, non_null, nested, is_list, item_non_null in plan.entries:
+        if read is None:
+            result[key] = plan.type_name
+            continue
+        value = read(source)
+        if value is None:
+            if non_null:
+                raise Fallback
+            result[key] = None
+        elif is_list:
+            result[key] = [_item(item, leaf, nested, item_non_null) for item in _items(value)]
+        elif leaf is not None:
+            serialized = leaf(value)
+            if serialized is None or serialized is Undefined:
+                raise Fallback
+            result[key] = serialized
         else:
-            result[field.key] = complete_plain(field, field.read(source))
+            result[key] = plain_object(nested, _checked(nested, value))
     return result
