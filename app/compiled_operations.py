@@ -44,6 +44,7 @@ from graphql import (
 from graphql.execution.values import VariableValues
 
 from app.compiled_runs import Fallback, Run
+from app.direct_resolvers import DirectResolver, direct_resolver
 from app.plain_lists import basic_field_reader
 
 NO_VARIABLES = VariableValues({}, {})
@@ -72,13 +73,14 @@ def _contains(node: Any, kind: type) -> bool:
 class FieldPlan:
     """One response key of an object: how its value is read or resolved, then completed."""
 
-    __slots__ = ("key", "definition", "nodes", "read", "resolve", "arguments", "non_null",
-                 "is_list", "item_non_null", "leaf", "object_plan")
+    __slots__ = ("key", "definition", "nodes", "read", "resolve", "direct", "arguments",
+                 "non_null", "is_list", "item_non_null", "leaf", "object_plan")
 
     def __init__(self, key: str, definition: GraphQLField, nodes: list[FieldNode]) -> None:
         self.key, self.definition, self.nodes = key, definition, nodes
         self.read: Callable[[Any], Any] | None = None  # a basic attribute: no resolver call
         self.resolve: Callable[..., Any] | None = None
+        self.direct: DirectResolver | None = None  # the resolver past strawberry's wrapper
         self.arguments: dict[str, Any] | None = None  # None: they name variables
         self.non_null = self.is_list = self.item_non_null = False
         self.leaf: Callable[[Any], Any] | None = None
@@ -107,8 +109,9 @@ class ObjectPlan:
 class Compiler:
     """Plans of one document's selections."""
 
-    def __init__(self, schema: GraphQLSchema, document: DocumentNode) -> None:
-        self.schema = schema
+    def __init__(self, strawberry_schema: Any, document: DocumentNode) -> None:
+        self.strawberry_schema = strawberry_schema
+        self.schema: GraphQLSchema = strawberry_schema._schema
         self.fragments = {definition.name.value: definition for definition in document.definitions
                           if isinstance(definition, FragmentDefinitionNode)}
 
@@ -159,6 +162,7 @@ class Compiler:
                 raise Fallback
             if not _contains(nodes[0], VariableNode):
                 plan.arguments = get_argument_values(definition, nodes[0], NO_VARIABLES)
+            plan.direct = direct_resolver(definition, self.strawberry_schema, plan.arguments)
         field_type = definition.type
         plan.non_null = is_non_null_type(field_type)
         field_type = field_type.of_type if plan.non_null else field_type
@@ -177,12 +181,13 @@ class Compiler:
         return plan
 
 
-def compile_operation(schema: GraphQLSchema, document: DocumentNode,
+def compile_operation(strawberry_schema: Any, document: DocumentNode,
                       operation: OperationDefinitionNode) -> CompiledOperation | None:
     """The plan of a validated query operation, or None where graphql-core runs it."""
     if _contains(document, DirectiveNode):
         return None
-    compiler = Compiler(schema, document)
+    compiler = Compiler(strawberry_schema, document)
+    schema = compiler.schema
     try:
         root = compiler.object_plan(schema.query_type, [operation.selection_set])
     except Fallback:

@@ -51,6 +51,8 @@ class Run:
         arguments = field.arguments
         if arguments is None:
             arguments = get_argument_values(field.definition, field.nodes[0], self.variables)
+        if field.direct is not None:
+            return field.direct(source, info, arguments)
         return field.resolve(source, info, **arguments)
 
     async def object(self, plan: ObjectPlan, source: Any, path: Path | None) -> dict[str, Any]:

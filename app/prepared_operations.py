@@ -101,7 +101,7 @@ class PreparedOperations:
         return PreparedOperation(document, operation_name, label, REQUESTS.labels(label),
                                  LATENCY.labels(label),
                                  fixed_cost(limits.cost_model, document, operation_name),
-                                 compile_operation(self.schema._schema, document, chosen[0])
+                                 compile_operation(self.schema, document, chosen[0])
                                  if self.compile else None)
 
     async def execute(self, prepared: PreparedOperation, variables: dict[str, Any] | None,

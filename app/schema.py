@@ -20,6 +20,7 @@ from app.extensions import (
     request_pipeline,
     validation_rules,
 )
+from app.direct_resolvers import check_seam as check_direct_resolver_seam
 from app.look_ahead import check_seam as check_look_ahead_seam
 from app.look_ahead import look_up_with_usage_page
 from app.metrics import ERRORS, operation_labeler
@@ -176,6 +177,7 @@ def build_schema(
     if plain_lists:
         check_seam(schema._schema, "UsageBucket", "bytesUsed")
     check_look_ahead_seam()
+    check_direct_resolver_seam(schema, "Query", "organization")
     cost_model.bind(schema.as_str())
     schema.operation_count = lambda query: operation_count(cached_parse, query, max_tokens)
     schema.prepared = PreparedOperations(schema, limits, validations, CACHE_SIZE)

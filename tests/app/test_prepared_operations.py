@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from app import compiled_operations, direct_resolvers
 from app.graphql_over_http import GRAPHQL_RESPONSE
 from app.main import create_app
 from app.metrics import COMPILED_FALLBACKS
@@ -217,3 +218,31 @@ def test_a_compiled_run_falls_back_only_on_errors(app_and_client: tuple[FastAPI,
     body = answers(client, *REQUESTS[20], "application/json", False)[2]
     assert error_codes(body) == ["BAD_USER_INPUT"] * 2
     assert COMPILED_FALLBACKS._value.get() == before + 1
+
+
+def test_strawberry_wrapped_resolvers_answer_as_the_direct_calls(
+        postgres_database_module: str, app_and_client: tuple[FastAPI, TestClient],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    _, direct = app_and_client
+    monkeypatch.setattr(compiled_operations, "direct_resolver", lambda *arguments: None)
+    app = create_app(settings_for(postgres_database_module, SIMUSAGE_STORAGE_MODE="postgres",
+                                  SIMUSAGE_API_CACHE_BYTES="0"))
+    with TestClient(app) as wrapped:
+        for query, variables, name in REQUESTS:
+            assert answers(wrapped, query, variables, name, GRAPHQL_RESPONSE, False) == \
+                answers(direct, query, variables, name, GRAPHQL_RESPONSE, False), query
+    plan = prepared_of(app).get(USAGE, None).compiled.root.fields[0]
+    assert plan.direct is None and prepared_of(app_and_client[0]).get(
+        USAGE, None).compiled.root.fields[0].direct is not None
+
+
+def test_the_direct_resolvers_seam_is_checked(monkeypatch: pytest.MonkeyPatch,
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    schema = build_schema()
+    assert direct_resolvers.check_seam(schema, "Query", "organization")
+    monkeypatch.setattr(direct_resolvers, "CONVERT_PARAMETERS", ("value", "arguments"))
+    assert not direct_resolvers.check_seam(schema, "Query", "organization")
+    assert "direct resolver calls are off" in caplog.text
+    assert build_schema().prepared.get(USAGE, None).compiled.root.fields[0].direct is None
+    monkeypatch.undo()
+    assert direct_resolvers.check_seam(schema, "Query", "organization")
