@@ -6,7 +6,6 @@ DataLoaders, so a hundred cards' series cost one statement per kind of read.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 
 from app.calendar import (
@@ -48,14 +47,6 @@ def usage_grid(
     step = STEPS[granularity]
     rule = f"{UNITS[granularity]} for {granularity} usage"
     return Grid(*whole_interval(start, end, zone, step, rule), step)
-
-
-@dataclass(frozen=True)
-class Edge:
-    """A bucket and its cursor, before it becomes a GraphQL type."""
-
-    cursor: str
-    bucket: Bucket
 
 
 class UsageSeries:
@@ -138,11 +129,6 @@ class UsageSeries:
         stored = {row.start: row for row in rows}
         return [stored.get(start) or Bucket(start, 0, 0)
                 for start in self.grid.starts(page_key.lower, page_key.upper)]
-
-    async def edges(self) -> list[Edge]:
-        """The page's buckets in time order, each with its cursor."""
-        kind = self.kind
-        return [Edge(encode_cursor(kind, bucket.start), bucket) for bucket in await self.buckets()]
 
     async def has_previous_page(self) -> bool:
         """Relay's hasPreviousPage."""
