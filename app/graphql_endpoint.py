@@ -32,6 +32,7 @@ from app.graphql_over_http import http_error, is_request_error, response_media_t
 from app.live_usage import LiveUsage
 from app.metrics import REQUESTS, SOCKETS
 from app.persisted_queries import PersistedQueries
+from app.prepared_http import AnswerHeaders, RawAnswer, prepared_request
 from app.response_cache import ResponseCache, cache_key
 from app.schema import Schema
 from app.viewer import ADMIN
@@ -85,33 +86,20 @@ class GraphQLEndpoint(GraphQL):
             response = http_error(error.status_code, error.reason, request.headers.get("accept"))
         await response(scope, receive, send)
 
-    async def _prepared_response(self, request: Request) -> Response | None:
+    async def _prepared_response(self, request: Request) -> RawAnswer | None:
         """The answer to a POST of a prepared operation (app/prepared_operations.py), or None
         for strawberry's view, which reads the same (kept) body and says what is wrong."""
-        headers = request.headers
-        accept = headers.get("accept") or ""
-        if request.method != "POST" or "multipart/mixed" in accept or "text/event-stream" in accept \
-                or not headers.get("content-type", "").startswith("application/json"):
-            return None
-        try:
-            data = orjson.loads(await request.body())
-        except orjson.JSONDecodeError:
-            return None
-        if type(data) is not dict or data.get("extensions") is not None:
-            return None
-        query, variables, name = data.get("query"), data.get("variables"), data.get("operationName")
-        if type(query) is not str or not (variables is None or type(variables) is dict) \
-                or not (name is None or type(name) is str):
-            return None
-        prepared = self.schema.prepared.get(query, name)
+        asked = await prepared_request(request)
+        prepared = None if asked is None else self.schema.prepared.get(asked.query,
+                                                                         asked.operation_name)
         if prepared is None:
             return None
-        sub_response = await self.get_sub_response(request)
-        context = await self.get_context(request, sub_response)
-        result = await self._answer(query, name, variables, context, sub_response,
-                                    lambda: self.schema.prepared.execute(prepared, variables, context))
-        response_data = await self.process_result(request, result)
-        return self.create_response(response_data, sub_response)
+        extra = AnswerHeaders()
+        context = await self.get_context(request, extra)
+        result = await self._answer(
+            asked.query, asked.operation_name, asked.variables, context, extra,
+            lambda: self.schema.prepared.execute(prepared, asked.variables, context))
+        return RawAnswer(result, asked.accept, extra)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> RequestContext:
         """The request's context; its viewer comes from the authentication middleware."""
