@@ -43,7 +43,7 @@ from graphql import (
 )
 from graphql.execution.values import VariableValues
 
-from app.compiled_runs import Fallback, Run
+from app.compiled_runs import Fallback, Run, plain_completion
 from app.direct_resolvers import DirectResolver, direct_resolver
 from app.plain_lists import basic_field_reader
 
@@ -90,7 +90,7 @@ class FieldPlan:
 class ObjectPlan:
     """The fields of one selection on one object type; plain if none calls a resolver."""
 
-    __slots__ = ("type", "type_name", "is_type_of", "fields", "plain", "entries")
+    __slots__ = ("type", "type_name", "is_type_of", "fields", "plain", "entries", "complete")
 
     def __init__(self, object_type: GraphQLObjectType, fields: list[FieldPlan | str]) -> None:
         self.type, self.type_name, self.fields = object_type, object_type.name, fields
@@ -104,6 +104,7 @@ class ObjectPlan:
                         else (field.key, field.read, field.leaf, field.non_null,
                               field.object_plan, field.is_list, field.item_non_null)
                         for field in fields]
+        self.complete = plain_completion(self) if self.plain else None
 
 
 class Compiler:

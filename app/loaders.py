@@ -76,7 +76,9 @@ class SharedLoader(DataLoader[K, V]):
 
     def load(self, key: K) -> Awaitable[V]:
         """The value of key; cancelling this waiter leaves the shared future running."""
-        return asyncio.shield(super().load(key))
+        future = super().load(key)
+        # A settled future (primed, or loaded before) cannot be cancelled: no shield needed.
+        return future if future.done() else asyncio.shield(future)
 
 
 class Loaders:
