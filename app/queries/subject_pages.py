@@ -34,22 +34,33 @@ EXISTING_WITH_PAGE = """
 
 # The look-up of each subject, with its ids as a positional or as the named "keys" parameter,
 # the style of the page statement it is joined to; and how many columns its rows have.
+# One key (the usual request) is written ARRAY[key]: PostgreSQL then knows the look-up yields
+# one row even in a generic plan, and keeps the statement's generic plan; over an array
+# parameter it estimates 100 and re-plans every execution (0.67 against 0.34 ms for a card's day
+# of hours, planning included).
 EXISTING = {
-    (subject, named): sql.SQL(template).format(
-        ids=sql.Placeholder("keys") if named else sql.Placeholder()
-    )
+    (subject, named, single): sql.SQL(template).format(ids=sql.SQL("ARRAY[{}]").format(
+        sql.Placeholder("keys") if named else sql.Placeholder()) if single else
+        sql.Placeholder("keys") if named else sql.Placeholder())
     for subject, template in ((SIM_CARD, SIM_CARDS_BY_ID_TEMPLATE),
                               (ORGANIZATION, ORGANIZATIONS_BY_ID_TEMPLATE))
     for named in (False, True)
+    for single in (False, True)
 }
 EXISTING_COLUMNS = {SIM_CARD: 3, ORGANIZATION: 1}
+# The page statements' one array parameter: the keys (every other parameter is a scalar).
+KEYS_IN_PAGE = {False: ("= ANY(%s)", "= ANY(ARRAY[%s]::text[])"),
+                True: ("= ANY(%(keys)s)", "= ANY(ARRAY[%(keys)s]::text[])")}
 
 
 @functools.lru_cache(maxsize=256)  # one per page statement: a few dozen
-def existing_with_page(subject: str, page: str, named: bool) -> str:
-    """The look-up of subject joined to the page statement (parameters in its style)."""
+def existing_with_page(subject: str, page: str, named: bool, single: bool = False) -> str:
+    """The look-up of subject joined to the page statement (parameters in its style); single:
+    for one key, given as a scalar."""
+    if single:
+        page = page.replace(*KEYS_IN_PAGE[named])
     return sql.SQL(EXISTING_WITH_PAGE).format(
-        existing=EXISTING[subject, named], page=sql.SQL(page)).as_string()
+        existing=EXISTING[subject, named, single], page=sql.SQL(page)).as_string()
 
 
 # A subject as found: a card's row or None, whether an organization exists.
@@ -64,10 +75,13 @@ async def fetch_subjects_with_pages(
     [lower, upper) as fetch_pages gives them (scope: only that organization's usage)."""
     subject = series[0]
     page, parameters = page_statement(series, scope, keys, lower, upper)
-    named = isinstance(parameters, dict)
-    if not named:
-        parameters = [list(keys), *parameters]
-    rows = await database.fetch_all(existing_with_page(subject, page, named), parameters)
+    named, single = isinstance(parameters, dict), len(keys) == 1
+    if named:
+        parameters["keys"] = keys[0] if single else parameters["keys"]
+    else:
+        parameters = [keys[0], keys[0], *parameters[1:]] if single else \
+            [list(keys), *parameters]
+    rows = await database.fetch_all(existing_with_page(subject, page, named, single), parameters)
     width = EXISTING_COLUMNS[subject]
     found: dict[str, Found] = dict.fromkeys(keys, None if subject == SIM_CARD else False)
     for row in rows:

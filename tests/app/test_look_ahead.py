@@ -9,6 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app import look_ahead
+from app.queries import subject_pages
+from app.queries.usage import page_statement
 from app.viewer import ADMIN, Viewer
 from tests.app.conftest import Runner, recorded_statements
 from tests.app.usage_data import load
@@ -125,3 +127,25 @@ def test_a_skip_empty_page_keeps_two_statements(runner: Runner,
 
 def test_the_seam_is_checked() -> None:
     assert look_ahead.check_seam() and look_ahead.read_nodes
+
+
+@pytest.mark.parametrize("series", [("sim_card", "HOURLY", "UTC"), ("sim_card", "DAILY", "UTC"),
+                                    ("organization", "DAILY", "Europe/Lisbon"),
+                                    ("organization", "MONTHLY", "UTC")])
+def test_one_key_reads_what_an_array_of_keys_reads(runner: Runner, series: tuple) -> None:
+    # One key is written ARRAY[key] (a generic plan); several are an array parameter.
+    key = "0002" if series[0] == "sim_card" else "org-a"
+    lower = int(START.timestamp()) - 86400 * 30
+    upper = int(START.timestamp()) + 86400 * 40
+
+    def fetch(keys: list[str]) -> dict:
+        return runner.loop.run_until_complete(subject_pages.fetch_subjects_with_pages(
+            runner.database, series, None, keys, lower, upper))
+
+    alone, together = fetch([key]), fetch([key, "nobody"])
+    # A dense page's buckets are placed on the grid by their start: their order is free.
+    assert alone[key][0] == together[key][0] and alone[key][1]  # found, with buckets
+    assert sorted(alone[key][1], key=repr) == sorted(together[key][1], key=repr)
+    page, _ = page_statement(series, None, [key], lower, upper)
+    single = subject_pages.existing_with_page(series[0], page, "%(keys)s" in page, True)
+    assert "ANY(%s)" not in single and "ANY(%(keys)s)" not in single
