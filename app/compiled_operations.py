@@ -64,7 +64,8 @@ class _Finder(Visitor):
         return None
 
 
-def _contains(node: Any, kind: type) -> bool:
+def contains(node: Any, kind: type) -> bool:
+    """Whether a node of this kind is anywhere within node."""
     finder = _Finder(kind)
     visit(node, finder)
     return finder.found
@@ -161,7 +162,7 @@ class Compiler:
             plan.resolve = definition.resolve
             if plan.resolve is None:
                 raise Fallback
-            if not _contains(nodes[0], VariableNode):
+            if not contains(nodes[0], VariableNode):
                 plan.arguments = get_argument_values(definition, nodes[0], NO_VARIABLES)
             plan.direct = direct_resolver(definition, self.strawberry_schema, plan.arguments)
         field_type = definition.type
@@ -185,7 +186,7 @@ class Compiler:
 def compile_operation(strawberry_schema: Any, document: DocumentNode,
                       operation: OperationDefinitionNode) -> CompiledOperation | None:
     """The plan of a validated query operation, or None where graphql-core runs it."""
-    if _contains(document, DirectiveNode):
+    if contains(document, DirectiveNode):
         return None
     compiler = Compiler(strawberry_schema, document)
     schema = compiler.schema

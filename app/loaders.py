@@ -49,7 +49,10 @@ def grouped(
             keys = groups.setdefault(_group_of(request), [])
             if request.key not in keys:
                 keys.append(request.key)
-        found = await asyncio.gather(*(fetch(group, keys) for group, keys in groups.items()))
+        if len(groups) == 1:  # the usual batch: awaited in place, no task to schedule
+            found = [await fetch(*next(iter(groups.items())))]
+        else:
+            found = await asyncio.gather(*(fetch(group, keys) for group, keys in groups.items()))
         results = dict(zip(groups, found, strict=True))
         return [results[_group_of(request)][request.key] for request in requests]
 

@@ -16,11 +16,18 @@ from datetime import datetime
 from importlib.metadata import version
 from typing import Any
 
-from graphql import FieldNode, GraphQLObjectType, get_argument_values, get_named_type
+from graphql import (
+    FieldNode,
+    GraphQLObjectType,
+    VariableNode,
+    get_argument_values,
+    get_named_type,
+)
 from graphql.execution.values import VariableValues
 from strawberry.types import Info
 from strawberry.types.nodes import SelectedField
 
+from app.compiled_operations import contains
 from app.loader_keys import PageKey
 from app.scalars import parse_date_time
 from app.series import UsageSeries
@@ -49,6 +56,12 @@ def _series(info: Info, subject: str, key: str, arguments: dict[str, Any]) -> Us
     )
 
 
+# The coerced arguments of `usage` selections written with literals only, by node: the parsed
+# document is cached, so its nodes come back request after request. Read-only to every reader.
+_LITERAL_ARGUMENTS: dict[int, tuple[FieldNode, dict[str, Any]]] = {}
+LITERAL_ARGUMENTS_KEPT = 1024
+
+
 def _arguments_from_nodes(info: Info) -> dict[str, Any] | None:
     """The first `usage` subfield's arguments as graphql-core coerces them for the resolver,
     read from the field's nodes: strawberry's selected_fields converts the whole selection
@@ -62,9 +75,18 @@ def _arguments_from_nodes(info: Info) -> dict[str, Any] | None:
         for selection in node.selection_set.selections if node.selection_set else ():
             if isinstance(selection, FieldNode) and selection.name.value == "usage" \
                     and not selection.directives:
+                kept = _LITERAL_ARGUMENTS.get(id(selection))
+                if kept is not None and kept[0] is selection:
+                    return kept[1]
                 # Strawberry hands resolvers the coerced variables, not graphql-core's container.
                 variables = VariableValues({}, raw.variable_values or {})
-                return get_argument_values(definition, selection, variables)
+                arguments = get_argument_values(definition, selection, variables)
+                if not any(contains(argument, VariableNode) for argument in selection.arguments):
+                    if len(_LITERAL_ARGUMENTS) >= LITERAL_ARGUMENTS_KEPT:
+                        _LITERAL_ARGUMENTS.clear()
+                    # The node is kept with them, so that its id stays its own.
+                    _LITERAL_ARGUMENTS[id(selection)] = (selection, arguments)
+                return arguments
     return None
 
 
