@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from graphql import (
+    BREAK,
     DirectiveNode,
     DocumentNode,
     FieldNode,
@@ -60,7 +61,7 @@ class _Finder(Visitor):
     def enter(self, node: Any, *_: Any) -> Any:
         if isinstance(node, self.kind):
             self.found = True
-            return False  # BREAK
+            return BREAK
         return None
 
 

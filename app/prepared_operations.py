@@ -6,9 +6,10 @@ four extension hooks, the middleware manager, result conversion) cost about 0.2 
 request (py-spy of bench/api.py's query (b)) and decide nothing for a document that parsed and
 validated before: that work is the parse and validation caches' answer again. A document that
 parses, validates without errors and selects exactly one query operation is prepared once per
-text and operation name; its requests run graphql-core's execute with the schema's execution
-context, the cost limit and the metrics, and their errors are coded by the schema as on the
-strawberry path. Everything else (syntax and validation errors, several operations without a
+text and operation name; its requests run its compiled plan (app/compiled_operations.py) or,
+where there is none or it falls back, graphql-core's execute with the schema's execution
+context, under the cost limit and the metrics, and their errors are coded by the schema as on
+the strawberry path. Everything else (syntax and validation errors, several operations without a
 name, subscriptions, persisted queries, batches, streams) takes the strawberry path, which
 says what is wrong. tests/app/test_prepared_operations.py compares the two paths.
 """
