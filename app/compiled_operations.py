@@ -92,7 +92,7 @@ class FieldPlan:
 class ObjectPlan:
     """The fields of one selection on one object type; plain if none calls a resolver."""
 
-    __slots__ = ("type", "type_name", "is_type_of", "fields", "plain", "entries", "complete")
+    __slots__ = ("type", "type_name", "is_type_of", "fields", "plain", "complete")
 
     def __init__(self, object_type: GraphQLObjectType, fields: list[FieldPlan | str]) -> None:
         self.type, self.type_name, self.fields = object_type, object_type.name, fields
@@ -100,12 +100,6 @@ class ObjectPlan:
         self.plain = all(isinstance(field, str) or (
             field.read is not None and (field.object_plan is None or field.object_plan.plain))
             for field in fields)
-        # The plain completion's loop reads flat tuples: (key, read, leaf, non_null, nested,
-        # is_list, item_non_null), read None for __typename.
-        self.entries = [(field, None, None, True, None, False, False) if isinstance(field, str)
-                        else (field.key, field.read, field.leaf, field.non_null,
-                              field.object_plan, field.is_list, field.item_non_null)
-                        for field in fields]
         self.complete = plain_completion(self) if self.plain else None
 
 
@@ -193,10 +187,8 @@ def compile_operation(strawberry_schema: Any, document: DocumentNode,
     schema = compiler.schema
     try:
         root = compiler.object_plan(schema.query_type, [operation.selection_set])
-    except Fallback:
-        return None
-    except Exception:  # noqa: BLE001 - a literal the scalar refuses: graphql-core reports it
-        return None
+    except Exception:  # noqa: BLE001 - Fallback, or a literal the scalar refuses: graphql-core
+        return None    # reports it
     return CompiledOperation(schema, operation, compiler.fragments, root)
 
 

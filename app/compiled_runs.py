@@ -146,7 +146,7 @@ def _item(value: Any, leaf: Any, nested: ObjectPlan | None, non_null: bool) -> A
         if serialized is None or serialized is Undefined:
             raise Fallback
         return serialized
-    return plain_object(nested, _checked(nested, value))
+    return nested.complete(_checked(nested, value))
 
 
 def complete_plain(field: FieldPlan, value: Any) -> Any:
@@ -159,26 +159,25 @@ def complete_plain(field: FieldPlan, value: Any) -> Any:
     return [_item(item, leaf, nested, non_null) for item in _items(value)]
 
 
-def plain_object(plan: ObjectPlan, source: Any) -> dict[str, Any]:
-    """The response dict of an object whose fields are all basic attributes."""
-    return plan.complete(source)
-
-
 def plain_completion(plan: ObjectPlan) -> Callable[[Any], dict[str, Any]]:
-    """plain_object's work for one plan as a function of its own, generated once: its fields
-    unrolled, no loop over tuples (the completion of every bucket of every page)."""
+    """The response dict of an object whose fields are all basic attributes, as a function
+    generated once per plan: its fields unrolled, no loop (it completes every bucket of every
+    page)."""
     namespace: dict[str, Any] = {"Fallback": Fallback, "Undefined": Undefined, "_item": _item,
                                  "_items": _items, "_checked": _checked}
     lines, keys = ["def complete(source):"], []
-    for number, (key, read, leaf, non_null, nested, is_list, item_non_null) in \
-            enumerate(plan.entries):
+    for number, field in enumerate(plan.fields):
         value = f"value{number}"
-        keys.append(f"{key!r}: {value}")  # a GraphQL name: letters, digits, underscores
-        namespace.update({f"read{number}": read, f"leaf{number}": leaf,
-                          f"nested{number}": nested, f"name{number}": plan.type_name})
-        if read is None:
+        if isinstance(field, str):  # __typename
+            keys.append(f"{field!r}: {value}")
+            namespace[f"name{number}"] = plan.type_name
             lines.append(f"    {value} = name{number}")
             continue
+        keys.append(f"{field.key!r}: {value}")  # a GraphQL name: letters, digits, underscores
+        read, leaf, nested = field.read, field.leaf, field.object_plan
+        non_null, is_list, item_non_null = field.non_null, field.is_list, field.item_non_null
+        namespace.update({f"read{number}": read, f"leaf{number}": leaf,
+                          f"nested{number}": nested})
         lines += [f"    {value} = read{number}(source)",
                   f"    if {value} is None:",
                   "        raise Fallback" if non_null else "        pass"]

@@ -24,7 +24,6 @@ from graphql import (
     DocumentNode,
     ExecutionResult as GraphQLExecutionResult,
     GraphQLError,
-    OperationDefinitionNode,
     OperationType,
     execute,
 )
@@ -36,7 +35,7 @@ from app.compiled_runs import Fallback
 from app.context import RequestContext
 from app.extensions import Limits, ValidationCache
 from app.metrics import COMPILED_FALLBACKS, LATENCY, REQUESTS
-from app.query_cost import estimated_cost, fixed_cost, refusal_of
+from app.query_cost import estimated_cost, fixed_cost, operation_of, refusal_of
 
 
 class PreparedOperation(NamedTuple):
@@ -59,9 +58,8 @@ class PreparedOperations:
     """The prepared operations of the last texts seen (LRU), and their execution."""
 
     def __init__(self, schema: Any, limits: Limits, validations: ValidationCache,
-                 size: int, compile: bool = True) -> None:
+                 size: int) -> None:
         self.schema = schema
-        self.compile = compile
         self.limits = limits
         self.validations = validations
         self.size = size
@@ -88,22 +86,14 @@ class PreparedOperations:
             return NOT_PREPARED
         if self.validations.errors(self.schema._schema, document, limits.rules):
             return NOT_PREPARED
-        operations = [definition for definition in document.definitions
-                      if isinstance(definition, OperationDefinitionNode)]
-        if operation_name is None:
-            chosen = operations if len(operations) == 1 else []
-        else:
-            chosen = [operation for operation in operations
-                      if operation.name is not None and operation.name.value == operation_name]
-        if len(chosen) != 1 or chosen[0].operation is not OperationType.QUERY:
+        operation = operation_of(document, operation_name)  # validation: names are unique
+        if operation is None or operation.operation is not OperationType.QUERY:
             return NOT_PREPARED
-        name = chosen[0].name.value if chosen[0].name is not None else None
-        label = limits.label(name)
+        label = limits.label(operation.name.value if operation.name is not None else None)
         return PreparedOperation(document, operation_name, label, REQUESTS.labels(label),
                                  LATENCY.labels(label),
                                  fixed_cost(limits.cost_model, document, operation_name),
-                                 compile_operation(self.schema, document, chosen[0])
-                                 if self.compile else None)
+                                 compile_operation(self.schema, document, operation))
 
     async def execute(self, prepared: PreparedOperation, variables: dict[str, Any] | None,
                       context: RequestContext) -> ExecutionResult:

@@ -73,7 +73,8 @@ def _page_size(field: FieldNode, definition: GraphQLField, variables: Mapping[st
     return DEFAULT_PAGE_SIZE
 
 
-def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
+def operation_of(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
+    """The operation a request runs: the one named, or the document's only one."""
     operations = [definition for definition in document.definitions
                   if isinstance(definition, OperationDefinitionNode)]
     if name is not None:
@@ -85,7 +86,7 @@ def _operation(document: DocumentNode, name: str | None) -> OperationDefinitionN
 def estimated_cost(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None,
                    variables: Mapping[str, Any] | None) -> int:
     """Statements and nodes the operation may cost at most; 0 when it names no query."""
-    operation = _operation(document, operation_name)
+    operation = operation_of(document, operation_name)
     if operation is None or operation.operation != OperationType.QUERY:
         return 0
     variables = variables or {}
